@@ -1,0 +1,1 @@
+"""The ``dataforge`` command line (typer). One module per command group."""

@@ -1,0 +1,173 @@
+"""The canonical record: one Arrow schema that every format converts to and from.
+
+This module is the single source of truth for the record's shape. Operators, writers,
+evalkit and the back ends only ever see tables with exactly these columns, in this order,
+with these types (see ``docs/formats.md`` for the field-by-field meaning).
+
+Design choices worth knowing:
+
+* ``meta`` is JSON *text*, not a struct: provenance and scores differ between sources,
+  and a free-form struct would make shards of one dataset disagree on their schema.
+* ``tools`` is JSON text too (an array of function schemas, OpenAI style), for the same
+  reason: function parameter schemas are arbitrarily nested.
+* ``tool_calls[].arguments`` is JSON text, as in the OpenAI API.
+* ``content`` may be null: an assistant turn that only calls tools has no text.
+* ``chosen``/``rejected`` are continuations of ``messages`` (the prompt); ``label`` marks
+  unpaired (KTO) feedback on the last assistant turn of ``messages``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable
+
+import polars as pl
+import pyarrow as pa
+
+ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
+
+TOOL_CALL_TYPE = pa.struct(
+    [
+        pa.field("id", pa.string()),
+        pa.field("name", pa.string()),
+        pa.field("arguments", pa.string()),
+    ]
+)
+
+MESSAGE_TYPE = pa.struct(
+    [
+        pa.field("role", pa.string()),
+        pa.field("content", pa.string()),
+        pa.field("name", pa.string()),
+        pa.field("tool_calls", pa.list_(TOOL_CALL_TYPE)),
+        pa.field("tool_call_id", pa.string()),
+    ]
+)
+
+MESSAGES_TYPE = pa.list_(MESSAGE_TYPE)
+
+CANONICAL_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("messages", MESSAGES_TYPE, nullable=False),
+        pa.field("tools", pa.string()),
+        pa.field("chosen", MESSAGES_TYPE),
+        pa.field("rejected", MESSAGES_TYPE),
+        pa.field("label", pa.bool_()),
+        pa.field("source", pa.string()),
+        pa.field("meta", pa.string()),
+    ]
+)
+
+COLUMNS: tuple[str, ...] = tuple(CANONICAL_SCHEMA.names)
+
+#: The same schema as polars dtypes, for building frames with ``pl.DataFrame(..., schema=)``.
+POLARS_SCHEMA: dict[str, pl.DataType] = dict(
+    pl.from_arrow(CANONICAL_SCHEMA.empty_table()).schema  # type: ignore[union-attr]
+)
+MESSAGE_DTYPE: pl.DataType = POLARS_SCHEMA["messages"].inner  # type: ignore[attr-defined]
+
+
+def empty_table() -> pl.DataFrame:
+    """A zero-row canonical frame (useful as the identity of a concat)."""
+    return pl.DataFrame(schema=POLARS_SCHEMA)
+
+
+def conform(df: pl.DataFrame) -> pl.DataFrame:
+    """Return ``df`` with exactly the canonical columns, order and dtypes.
+
+    Missing optional columns are added as nulls; extra columns are an error (they would be
+    silently lost on write otherwise).
+    """
+    extra = [c for c in df.columns if c not in POLARS_SCHEMA]
+    if extra:
+        raise ValueError(f"not canonical columns: {extra}; move them into `meta`")
+    missing = [c for c in ("id", "messages") if c not in df.columns]
+    if missing:
+        raise ValueError(f"canonical table lacks required column(s) {missing}")
+    exprs = []
+    for name, dtype in POLARS_SCHEMA.items():
+        if name in df.columns:
+            exprs.append(pl.col(name).cast(dtype, strict=True))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    return df.select(exprs)
+
+
+def to_arrow(df: pl.DataFrame) -> pa.Table:
+    """Canonical polars frame -> Arrow table carrying the exact canonical schema."""
+    return conform(df).to_arrow().cast(CANONICAL_SCHEMA)
+
+
+def message(
+    role: str,
+    content: str | None,
+    *,
+    name: str | None = None,
+    tool_calls: list[dict[str, str]] | None = None,
+    tool_call_id: str | None = None,
+) -> dict[str, Any]:
+    """Build one message dict in canonical shape (handy in tests and notebooks)."""
+    return {
+        "role": role,
+        "content": content,
+        "name": name,
+        "tool_calls": tool_calls,
+        "tool_call_id": tool_call_id,
+    }
+
+
+def from_dicts(records: Iterable[dict[str, Any]]) -> pl.DataFrame:
+    """Build a canonical frame from Python dicts; fills ids by content hash when absent."""
+    rows = []
+    for rec in records:
+        row = {name: rec.get(name) for name in COLUMNS}
+        for key in ("messages", "chosen", "rejected"):
+            if row[key] is not None:
+                row[key] = [message(**_message_kwargs(m)) for m in row[key]]
+        if isinstance(row["meta"], dict):
+            row["meta"] = json.dumps(row["meta"], ensure_ascii=False, sort_keys=True)
+        if isinstance(row["tools"], list):
+            row["tools"] = json.dumps(row["tools"], ensure_ascii=False)
+        rows.append(row)
+    df = pl.DataFrame(rows, schema=POLARS_SCHEMA)
+    return with_content_ids(df)
+
+
+def _message_kwargs(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: m.get(k) for k in ("role", "content", "name", "tool_calls", "tool_call_id")}
+
+
+def with_content_ids(df: pl.DataFrame) -> pl.DataFrame:
+    """Fill null ``id`` values with a stable content hash of the record (vectorized).
+
+    The hash covers messages, tools, chosen, rejected and label, so the same conversation
+    gets the same id whatever file or format it came from.
+    """
+    if "id" in df.columns and df["id"].null_count() == 0:
+        return df
+    content = pl.struct(
+        [c for c in ("messages", "tools", "chosen", "rejected", "label") if c in df.columns]
+    ).struct.json_encode()
+    # polars' hash is seeded and stable within a version; we want ids stable across
+    # versions and machines, so hash the canonical JSON text with sha1 in Arrow batches.
+    encoded = df.select(content.alias("_c"))["_c"]
+    hashed = pl.Series(
+        "_h", [hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in encoded.to_list()]
+    )
+    ids = pl.when(pl.col("id").is_null()).then(hashed).otherwise(pl.col("id"))
+    if "id" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("id"))
+    return df.with_columns(ids.alias("id"))
+
+
+def records(df: pl.DataFrame) -> list[dict[str, Any]]:
+    """Canonical frame -> list of plain dicts, dropping null message fields for reading."""
+    out = []
+    for rec in df.to_dicts():
+        for key in ("messages", "chosen", "rejected"):
+            if rec.get(key) is not None:
+                rec[key] = [{k: v for k, v in m.items() if v is not None} for m in rec[key]]
+        out.append(rec)
+    return out

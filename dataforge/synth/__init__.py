@@ -1,0 +1,1 @@
+"""Synthesis: generation engines, the generation cache, judges (shared with evalkit)."""

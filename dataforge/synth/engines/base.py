@@ -1,0 +1,103 @@
+"""The generation engine interface shared by synthesis and evaluation.
+
+Every engine (transformers on CPU/GPU, vLLM in-process, any OpenAI-compatible server)
+takes the same requests and params and returns the same result shape, so a recipe or an
+eval run switches engines by changing one word. ``generate`` returns, for each request,
+``params.n`` samples, in request order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Sequence
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling parameters; the defaults are greedy decoding of one sample."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 means disabled
+    n: int = 1
+    seed: int = 0
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt: canonical messages (role/content dicts) and optional tools JSON text."""
+
+    messages: tuple[dict[str, Any], ...]
+    tools: str | None = None
+    id: str | None = None
+
+    @classmethod
+    def from_messages(cls, messages: Sequence[dict[str, Any]], tools: str | None = None,
+                      id: str | None = None) -> "GenerationRequest":
+        clean = tuple({k: v for k, v in m.items() if v is not None} for m in messages)
+        return cls(messages=clean, tools=tools, id=id)
+
+
+@dataclass
+class Generation:
+    text: str
+    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    completion_tokens: int = 0
+    cached: bool = False
+    error: str | None = None
+
+
+class Engine(ABC):
+    """Base of all engines. Subclasses set ``kind`` and implement ``_generate``."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    @abstractmethod
+    def _generate(
+        self, requests: Sequence[GenerationRequest], params: GenerationParams
+    ) -> list[list[Generation]]:
+        """Generate ``params.n`` samples for each request, in order."""
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], params: GenerationParams | None = None
+    ) -> list[list[Generation]]:
+        params = params or GenerationParams()
+        out = self._generate(list(requests), params)
+        if len(out) != len(requests) or any(len(s) != params.n for s in out):
+            raise AssertionError(f"engine {self.kind} returned a wrongly shaped result")
+        return out
+
+    def fingerprint(self) -> str:
+        """What identifies this engine's outputs in the cache (model identity, not path)."""
+        return f"{self.kind}:{self.model}"
+
+    def cache_key(self, request: GenerationRequest, params: GenerationParams) -> str:
+        payload = json.dumps(
+            {
+                "engine": self.fingerprint(),
+                "messages": request.messages,
+                "tools": request.tools,
+                "params": params.to_dict(),
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()

@@ -1,0 +1,1 @@
+"""evalkit: metrics, eval runs, run comparison, judge win-rate, lm-eval bridge."""

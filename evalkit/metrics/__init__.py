@@ -1,0 +1,23 @@
+"""Built-in metrics; every module here registers its metrics on import."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from .base import MetricInputs, MetricResult, get_metric, metric_registry, register_metric
+
+_LOADED = False
+
+
+def load_builtin_metrics() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    for info in pkgutil.iter_modules(__path__):
+        if info.name not in {"base"} and not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+__all__ = ["MetricInputs", "MetricResult", "get_metric", "metric_registry", "register_metric"]

