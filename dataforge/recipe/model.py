@@ -1,0 +1,139 @@
+"""The recipe file: a pydantic model, and YAML loading whose errors name the file line.
+
+A recipe is the whole loop in one YAML file. Stages present today: ``data`` (read any
+supported format, run an op chain, split train/test) and ``eval`` (generate with a model
+and score with evalkit metrics). Training stages join when the back-end issue lands; an
+unknown top-level key is an error, never silently ignored.
+
+.. code-block:: yaml
+
+    name: medical_qa
+    model: smollm2-135m-instruct
+    data:
+      inputs:
+        - path: data/medical_sharegpt.jsonl
+      ops:
+        - normalize
+        - {op: dedup.near, threshold: 0.7}
+      split: {test_ratio: 0.2, seed: 0}
+    eval:
+      data: test
+      metrics: [bleu, distinct]
+      generation: {max_new_tokens: 64}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputSpec(_Strict):
+    path: str = Field(description="input file (JSON, JSONL, Parquet, CSV, .gz), relative to the recipe")
+    format: str | None = Field(None, description="input format; auto-detected when omitted")
+    source: str | None = Field(None, description="value for the records' `source` column")
+
+
+class SplitSpec(_Strict):
+    test_ratio: float = Field(0.1, gt=0.0, lt=1.0, description="share of records held out for eval")
+    seed: int = Field(0, description="seed of the split")
+    stratify: str | None = Field("source", description="column to stratify by, or null")
+
+
+class DataStage(_Strict):
+    inputs: list[InputSpec] = Field(min_length=1, description="files to read and concatenate")
+    ops: list[str | dict[str, Any]] = Field(
+        default_factory=list,
+        description='op chain: "name", "name:k=v,...", or {op: name, param: value}',
+    )
+    split: SplitSpec | None = Field(None, description="hold out a test split for the eval stage")
+    strict: bool = Field(False, description="fail on the first malformed input row")
+
+    @field_validator("ops")
+    @classmethod
+    def _ops_have_names(cls, ops: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
+        for i, spec in enumerate(ops):
+            if isinstance(spec, dict) and "op" not in spec:
+                raise ValueError(f"ops[{i}] needs an `op:` key naming the operator")
+        return ops
+
+
+class GenerationSpec(_Strict):
+    max_new_tokens: int = Field(128, gt=0)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int = 0
+    batch_size: int = Field(8, gt=0)
+
+
+class EvalStage(_Strict):
+    data: str = Field("test", description='"test" (the data stage\'s held-out split), "train", or a file path')
+    model: str | None = Field(None, description="model to evaluate; defaults to the recipe's model")
+    engine: Literal["transformers", "vllm", "openai"] = "transformers"
+    metrics: list[str] = Field(min_length=1, description="evalkit metric names")
+    metric_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    limit: int | None = Field(None, gt=0, description="evaluate only the first N records")
+
+
+class Recipe(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="run name: the folder under runs/")
+    model: str = Field("smollm2-135m-instruct", description="alias, local path or hub id")
+    description: str = ""
+    data: DataStage
+    eval: EvalStage | None = None
+
+
+class RecipeError(ValueError):
+    """A recipe that does not validate; the message names file, line and field."""
+
+
+def load_recipe(path: str | Path) -> tuple[Recipe, Path]:
+    """Parse and validate a recipe file; returns the recipe and its folder (for relative paths)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot read recipe: {exc.strerror}") from exc
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise RecipeError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}:1: a recipe is a mapping with at least `name` and `data`")
+    try:
+        return Recipe.model_validate(raw), path.parent
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")]
+            field = ".".join(str(p) for p in loc) or "<root>"
+            lines.append(f"{path}:{_line_of(root, loc)}: {field}: {err['msg']}")
+        raise RecipeError("invalid recipe\n" + "\n".join(lines)) from exc
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
+    """1-based line of the deepest YAML node along ``loc`` (pydantic's error location)."""
+    line = (node.start_mark.line + 1) if node is not None else 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:  # a missing required key: point at its parent mapping
+                return line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line

@@ -1,0 +1,69 @@
+"""Recipe validation: errors name the file, the line and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dataforge.recipe import RecipeError, load_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_recipe_validates():
+    recipe, folder = load_recipe(REPO / "recipes" / "medical_qa.yaml")
+    assert recipe.name == "medical_qa" and folder == REPO / "recipes"
+    assert recipe.data.split is not None and recipe.eval is not None
+    assert (folder / recipe.data.inputs[0].path).is_file()
+
+
+def test_errors_name_file_line_and_field(tmp_path):
+    path = _write(
+        tmp_path,
+        "name: t\n"
+        "data:\n"
+        "  inputs:\n"
+        "    - path: x.jsonl\n"
+        "      fromat: sharegpt\n"
+        "  ops:\n"
+        "    - normalize\n"
+        "    - {threshold: 0.5}\n"
+        "eval:\n"
+        "  metrics: []\n",
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    message = str(info.value)
+    assert f"{path}:5: data.inputs.0.fromat: Extra inputs are not permitted" in message
+    assert f"{path}:7: data.ops:" in message and "needs an `op:` key" in message
+    assert f"{path}:10: eval.metrics:" in message
+
+
+def test_missing_required_section_points_at_parent(tmp_path):
+    path = _write(tmp_path, "name: t\n")
+    with pytest.raises(RecipeError, match=r"recipe.yaml:1: data: Field required"):
+        load_recipe(path)
+
+
+def test_invalid_yaml_is_located(tmp_path):
+    path = _write(tmp_path, "name: t\ndata: [unclosed\n")
+    with pytest.raises(RecipeError, match=r"recipe.yaml:\d+: invalid YAML"):
+        load_recipe(path)
+
+
+def test_bad_run_name_and_ratio(tmp_path):
+    path = _write(
+        tmp_path,
+        "name: has space\ndata:\n  inputs: [{path: a.jsonl}]\n  split: {test_ratio: 1.5}\n",
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert f"{path}:1: name:" in str(info.value)
+    assert f"{path}:4: data.split.test_ratio:" in str(info.value)

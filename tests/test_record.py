@@ -1,0 +1,74 @@
+"""The canonical record schema and its helpers."""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from dataforge.schemas import CANONICAL_SCHEMA, POLARS_SCHEMA, conform, from_dicts, message, to_arrow
+from dataforge.schemas.record import records, with_content_ids
+
+
+def _tool_record() -> dict:
+    return {
+        "messages": [
+            message("system", "你是一个医疗助手。"),
+            message("user", "北京今天天气怎么样？"),
+            message("assistant", None, tool_calls=[{"id": "c1", "name": "get_weather", "arguments": '{"city": "北京"}'}]),
+            message("tool", '{"temp": 21}', tool_call_id="c1", name="get_weather"),
+            message("assistant", "北京今天21度。"),
+        ],
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        "meta": {"origin": "test"},
+    }
+
+
+def test_from_dicts_builds_exact_schema_and_ids():
+    df = from_dicts([_tool_record(), {"messages": [message("user", "hi"), message("assistant", "hello")]}])
+    assert df.schema == pl.Schema(POLARS_SCHEMA)
+    assert df["id"].null_count() == 0
+    assert df["id"].n_unique() == 2
+    table = to_arrow(df)
+    assert table.schema.equals(CANONICAL_SCHEMA)
+    # tool calls and JSON text fields survive
+    msgs = df["messages"][0].to_list()
+    assert msgs[2]["tool_calls"][0]["arguments"] == '{"city": "北京"}'
+    assert '"get_weather"' in df["tools"][0]
+
+
+def test_content_ids_are_stable_and_content_based():
+    a = from_dicts([_tool_record()])
+    b = from_dicts([{**_tool_record(), "meta": {"origin": "elsewhere"}}])  # meta is not content
+    c = from_dicts([{**_tool_record(), "label": True}])
+    assert a["id"][0] == b["id"][0]
+    assert a["id"][0] != c["id"][0]
+    given = from_dicts([{**_tool_record(), "id": "mine"}])
+    assert given["id"][0] == "mine"
+
+
+def test_with_content_ids_fills_only_missing():
+    df = from_dicts([{"messages": [message("user", "q")]}, {"id": "x", "messages": [message("user", "q")]}])
+    df = df.with_columns(pl.when(pl.col("id") == "x").then(pl.lit("x")).otherwise(None).alias("id"))
+    out = with_content_ids(df)
+    assert out["id"][1] == "x" and out["id"][0] is not None
+
+
+def test_conform_adds_missing_optional_columns_and_refuses_extras():
+    base = from_dicts([{"messages": [message("user", "q")]}]).select("id", "messages")
+    assert conform(base).columns == list(POLARS_SCHEMA)
+    with pytest.raises(ValueError, match="not canonical"):
+        conform(base.with_columns(pl.lit(1).alias("score")))
+    with pytest.raises(ValueError, match="required"):
+        conform(base.select("id"))
+
+
+def test_records_drops_null_message_fields():
+    out = records(from_dicts([{"messages": [message("user", "q"), message("assistant", "a")]}]))
+    assert out[0]["messages"] == [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+
+
+def test_arrow_round_trip_is_lossless():
+    df = from_dicts([_tool_record()])
+    back = pl.from_arrow(pa.Table.from_batches(to_arrow(df).to_batches()))
+    assert back.equals(df)
