@@ -25,7 +25,7 @@ def run_recipe(
     except RecipeError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    runner = RecipeRunner(spec, folder, runs_dir, log=lambda m: console.print(m))
+    runner = RecipeRunner(spec, folder, runs_dir, log=lambda m: console.print(m, markup=False, highlight=False))
     outcomes = runner.run(force=force)
     table = Table(title=f"run {spec.name} -> {runner.run_dir}")
     for col in ("stage", "status", "seconds", "key results"):

@@ -26,6 +26,10 @@ order; an op that needs memory across shards (dedup) keeps it on ``self`` and de
 nothing else. An op that needs the whole dataset at once (e.g. keep the *longest* of a
 duplicate cluster) sets ``needs_full_table = True`` and the runner hands it everything in
 one call.
+
+An op whose config has required fields (e.g. ``decontaminate`` needs an eval set) defines
+a classmethod ``example_params() -> dict`` returning a working configuration: the
+every-op contract test builds the op from it.
 """
 
 from __future__ import annotations
@@ -136,7 +140,7 @@ class Operator:
         for pname, f in cls.Config.model_fields.items():
             params[pname] = {
                 "type": getattr(f.annotation, "__name__", str(f.annotation)),
-                "default": None if f.is_required() else f.default,
+                "default": None if f.is_required() else f.get_default(call_default_factory=True),
                 "required": f.is_required(),
                 "description": f.description or "",
             }

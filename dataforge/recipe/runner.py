@@ -147,45 +147,38 @@ class RecipeRunner:
 
     def _run_data(self, out: Path) -> dict[str, Any]:
         from dataforge.formats.api import iter_load
-        from dataforge.ops.chain import apply
+        from dataforge.compose import split
+        from dataforge.ops.chain import RejectedWriter, iter_apply
+        from dataforge.schemas import empty_table
 
         stage = self.recipe.data
-        kept: list[pl.DataFrame] = []
-        rejected: list[pl.DataFrame] = []
-        read_stats: list[dict[str, Any]] = []
-        for spec in stage.inputs:
-            path = self._input_path(spec.path)
-            for shard in iter_load(path, spec.format, strict=stage.strict):
-                records = shard.records
-                if spec.source is not None:
-                    records = records.with_columns(pl.lit(spec.source).alias("source"))
-                kept.append(records)
-                rejected.append(shard.rejected)
-                read_stats.append({"file": str(path), "format": shard.format, **shard.stats})
-        records = pl.concat(kept, how="vertical") if kept else None
-        chain = apply(records, stage.ops)
-        rejected.append(chain.rejected)
-        all_rejected = pl.concat([r for r in rejected if r.height], how="vertical") if any(
-            r.height for r in rejected) else chain.rejected.clear()
-        artifacts = {}
-        stats: dict[str, Any] = {"read": read_stats, "ops": chain.stats,
-                                 "rejected": all_rejected.height}
-        if stage.split is not None:
-            from dataforge.compose import split
 
-            parts = split(chain.kept, test_ratio=stage.split.test_ratio, seed=stage.split.seed,
-                          stratify=stage.split.stratify)
-            for part_name, frame in parts.items():
-                frame.write_parquet(out / f"{part_name}.parquet", compression="zstd")
-                artifacts[part_name] = f"{part_name}.parquet"
-                stats[f"{part_name}_rows"] = frame.height
-        else:
-            chain.kept.write_parquet(out / "train.parquet", compression="zstd")
-            artifacts["train"] = "train.parquet"
-            stats["train_rows"] = chain.kept.height
-        all_rejected.write_parquet(out / "rejected.parquet", compression="zstd")
-        artifacts["rejected"] = "rejected.parquet"
-        self.log(f"[data] kept {chain.kept.height}, rejected {all_rejected.height}")
+        def shards() -> Any:
+            for spec in stage.inputs:
+                for shard in iter_load(self._input_path(spec.path), spec.format, strict=stage.strict):
+                    if spec.source is not None:
+                        shard.records = shard.records.with_columns(pl.lit(spec.source).alias("source"))
+                    yield shard
+
+        # Reader rejections and every op's rejections stream into rejected/, one file per
+        # stage, exactly as `dataforge apply` writes them.
+        with RejectedWriter(out / "rejected") as rejected:
+            kept_iter, op_stats = iter_apply(shards(), stage.ops, rejected)
+            frames = list(kept_iter)
+            kept = pl.concat(frames, how="vertical") if frames else empty_table()
+            stats: dict[str, Any] = {"ops": op_stats(), "rejected": sum(rejected.counts.values()),
+                                     "rejected_by_stage": dict(rejected.counts)}
+        artifacts = {"rejected": "rejected"}
+        parts = (
+            split(kept, stage.split.test_ratio, seed=stage.split.seed, stratify=stage.split.stratify).items()
+            if stage.split is not None
+            else [("train", kept)]
+        )
+        for part_name, frame in parts:
+            frame.write_parquet(out / f"{part_name}.parquet", compression="zstd")
+            artifacts[part_name] = f"{part_name}.parquet"
+            stats[f"{part_name}_rows"] = frame.height
+        self.log(f"[data] kept {kept.height}, rejected {stats['rejected']}")
         return {"stats": stats, "artifacts": artifacts}
 
     # -- eval ---------------------------------------------------------------------
@@ -205,7 +198,8 @@ class RecipeRunner:
                             self.recipe.eval.model or self.recipe.model, upstream)
 
     def _run_eval(self, out: Path) -> dict[str, Any]:
-        from evalkit.run import evaluate
+        from dataforge.synth.engines.base import GenerationParams
+        from evalkit.run import GenerationConfig, evaluate
 
         spec = self.recipe.eval
         assert spec is not None
@@ -215,18 +209,26 @@ class RecipeRunner:
                 f"eval.data={spec.data!r}: {target} does not exist"
                 + (" (add `split:` to the data stage)" if spec.data == "test" else "")
             )
-        data = pl.read_parquet(target)
         if spec.limit is not None:
-            data = data.head(spec.limit)
+            limited = out / "eval_items.parquet"
+            pl.read_parquet(target).head(spec.limit).write_parquet(limited)
+            target = limited
+        gen = spec.generation
         run = evaluate(
-            data=data,
-            model=spec.model or self.recipe.model,
+            spec.model or self.recipe.model,
+            data=target,
             metrics=spec.metrics,
             metric_params=spec.metric_params,
-            engine=spec.engine,
-            generation=spec.generation.model_dump(),
-            output_dir=out / "run",
+            generation=GenerationConfig(
+                engine=spec.engine,
+                params=GenerationParams(max_new_tokens=gen.max_new_tokens, temperature=gen.temperature,
+                                        top_p=gen.top_p, seed=gen.seed),
+                engine_options={"batch_size": gen.batch_size},
+            ),
+            output=out / "run",
         )
-        scores = {name: m["score"] for name, m in run.metrics.items()}
-        self.log("[eval] " + ", ".join(f"{k}={v:.4g}" for k, v in scores.items()))
-        return {"stats": {"metrics": scores, "rows": data.height}, "artifacts": {"run": "run"}}
+        scores = {name: m.get("score") for name, m in run.metrics.items()}
+        self.log("[eval] " + ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}=n/a" for k, v in scores.items()))
+        return {"stats": {"metrics": scores, "rows": run.predictions.height},
+                "artifacts": {"run": "run"}}

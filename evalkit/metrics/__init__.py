@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 
 from .base import MetricInputs, MetricResult, get_metric, metric_registry, register_metric
+from .hf_evaluate import evaluate_module_path
 
 _LOADED = False
 
@@ -16,8 +17,8 @@ def load_builtin_metrics() -> None:
         return
     _LOADED = True
     for info in pkgutil.iter_modules(__path__):
-        if info.name not in {"base"} and not info.name.startswith("_"):
+        if info.name not in {"base", "hf_evaluate"} and not info.name.startswith("_"):
             importlib.import_module(f"{__name__}.{info.name}")
 
 
-__all__ = ["MetricInputs", "MetricResult", "get_metric", "metric_registry", "register_metric"]
+__all__ = ["evaluate_module_path", "MetricInputs", "MetricResult", "get_metric", "metric_registry", "register_metric"]

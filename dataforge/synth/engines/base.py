@@ -28,6 +28,12 @@ class GenerationParams:
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Recipes and CLIs hand over lists (or one string); a list would make the frozen
+        # params unhashable and a bare string would later be iterated character by character.
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+        object.__setattr__(self, "stop", stop)
+
     @property
     def greedy(self) -> bool:
         return self.temperature <= 0.0

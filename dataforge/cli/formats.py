@@ -1,0 +1,298 @@
+"""``dataforge convert | inspect | schema``: the formats commands.
+
+``convert`` streams shard by shard (bounded memory), prints rejection counts by reason
+and writes the rejected rows to ``<output stem>.rejected.parquet`` beside the output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import polars as pl
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .app import app
+
+console = Console()
+err = Console(stderr=True)
+
+TO_HELP = "canonical, alpaca, sharegpt, openai, preference, kto, glaive or llamafactory (OUT is a folder)"
+
+
+def rejected_path(out: Path) -> Path:
+    """``out/train.jsonl.gz`` -> ``out/train.rejected.parquet`` (folders: ``out/lf.rejected.parquet``)."""
+    name = out.name
+    for suffix in (".gz", ".parquet", ".jsonl", ".ndjson", ".json"):
+        name = name.removesuffix(suffix)
+    return out.with_name(f"{name}.rejected.parquet")
+
+
+class RejectedSink:
+    """Streams rejected shards into one Parquet file, written atomically at the end."""
+
+    def __init__(self, path: Path) -> None:
+        from ..formats.writers import AtomicFile
+
+        self.path = path
+        self.count = 0
+        self._file: Any = None
+        self._writer: pq.ParquetWriter | None = None
+        self._atomic = AtomicFile
+
+    def write(self, df: pl.DataFrame) -> None:
+        if not df.height:
+            return
+        table = df.to_arrow()
+        if self._writer is None:
+            self._file = self._atomic(self.path)
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self._file.tmp, self._schema, compression="zstd")
+        self._writer.write_table(table.cast(self._schema))
+        self.count += df.height
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._file.commit()
+        elif self.path.exists():
+            self.path.unlink()  # a stale file from an earlier run of the same conversion
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._file.discard()
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--option expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = {"true": True, "false": False}.get(value.strip().lower(), value.strip())
+    return out
+
+
+def reasons_table(reasons: dict[str, int], title: str) -> Table:
+    from ..formats.validate import REASONS
+
+    table = Table(title=title)
+    table.add_column("reason")
+    table.add_column("rows", justify="right")
+    table.add_column("meaning")
+    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        table.add_row(reason, str(n), REASONS.get(reason, ""))
+    return table
+
+
+@app.command()
+def convert(
+    src: Path = typer.Argument(..., help="input file (.jsonl/.json/.parquet/.csv, optionally .gz)"),
+    out: Path = typer.Argument(..., help="output file (type by extension) or folder for llamafactory"),
+    to: str = typer.Option("canonical", "--to", help=TO_HELP),
+    fmt: Optional[str] = typer.Option(None, "--format", help="input format (default: auto-detect)"),
+    strict: bool = typer.Option(False, "--strict", help="fail at the first rejected row"),
+    option: list[str] = typer.Option([], "--option", "-o", help="writer option KEY=VALUE (style=standard, system=turn, name=..., formatting=alpaca, include_source=true)"),
+    shard_rows: int = typer.Option(50_000, help="rows per shard (memory bound)"),
+) -> None:
+    """Convert a dataset between formats, streaming; bad rows go to <out>.rejected.parquet."""
+    from ..formats.api import FormatError, iter_load, merge_stats, open_writer
+
+    opts = _options(option)
+    if to == "llamafactory":
+        opts.setdefault("name", src.name.split(".")[0])
+    sink = RejectedSink(rejected_path(out))
+    stats: list[dict[str, Any]] = []
+    detected = ""
+    try:
+        writer = open_writer(out, to, **opts)
+    except FormatError as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), console=err, transient=True)
+    try:
+        with progress:
+            task = progress.add_task(f"converting {src.name}", total=None, rows=0)
+            for part in iter_load(src, fmt, strict=strict, shard_rows=shard_rows):
+                detected = part.format
+                writer.write(part.records)
+                sink.write(part.rejected)
+                stats.append(part.stats)
+                progress.update(task, rows=sum(s["rows_in"] for s in stats))
+        path = writer.close()
+        sink.close()
+    except FormatError as e:
+        writer.abort()
+        sink.abort()
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(1) from None
+    except BaseException:
+        writer.abort()
+        sink.abort()
+        raise
+    total = merge_stats(stats)
+    console.print(
+        f"{escape(str(src))} ([bold]{detected}[/bold]{' ' + total['variant'] if total['variant'] else ''}) -> "
+        f"{escape(str(path))} ([bold]{to}[/bold]): {total['rows_in']} rows in, {total['rows_out']} written, "
+        f"{total['rejected']} rejected"
+    )
+    if total["rejected"]:
+        console.print(reasons_table(total["reasons"], "rejected rows by reason"))
+        console.print(f"rejected rows with file/line/field/detail: {escape(str(sink.path))}")
+    if total["ignored_fields"]:
+        console.print(f"[yellow]note:[/yellow] nested keys not read: {', '.join(total['ignored_fields'])}")
+
+
+def _render_record(rec: dict[str, Any]) -> Panel:
+    lines = []
+    for col in ("messages", "chosen", "rejected"):
+        if rec.get(col) is None:
+            continue
+        if col != "messages":
+            lines.append(f"[bold magenta]-- {col} --[/bold magenta]")
+        for m in rec[col]:
+            text = m.get("content") or ""
+            for call in m.get("tool_calls") or []:
+                text += f"\n  -> {call['name']}({call['arguments']})"
+            short = text if len(text) <= 400 else text[:397] + "..."
+            lines.append(f"[bold cyan]{m.get('role')}[/bold cyan]: {escape(short)}")
+    if rec.get("label") is not None:
+        lines.append(f"[bold]label[/bold]: {rec['label']}")
+    if rec.get("tools"):
+        lines.append(f"[bold]tools[/bold]: {escape(rec['tools'][:300])}")
+    if rec.get("meta"):
+        lines.append(f"[bold]meta[/bold]: {escape(rec['meta'][:300])}")
+    return Panel("\n".join(lines), title=f"record {escape(str(rec.get('id')))}", expand=False)
+
+
+@app.command()
+def inspect(
+    src: Path = typer.Argument(..., help="any supported data file"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="input format (default: auto-detect)"),
+    as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
+) -> None:
+    """Detected format, rows, turns, roles, lengths, tools, preference/KTO counts, one record."""
+    from ..formats.api import FormatError, iter_load, merge_stats
+    from ..formats.summary import summarize
+
+    parts, stats, fmt_name = [], [], ""
+    try:
+        with Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True) as progress:
+            progress.add_task(src.name, total=None)
+            for part in iter_load(src, fmt):
+                parts.append(part.records)
+                stats.append(part.stats)
+                fmt_name = part.format
+    except FormatError as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(1) from None
+    records = pl.concat(parts) if parts else pl.DataFrame()
+    total = merge_stats(stats)
+    summary = {"format": fmt_name, "variant": total["variant"], "rows_in": total["rows_in"],
+               "rejected": total["rejected"], "reasons": total["reasons"], **summarize(records)} if parts else {}
+    if as_json:
+        console.print_json(json.dumps(summary, ensure_ascii=False, default=str))
+        return
+    head = Table(show_header=False, title=f"{escape(str(src))}")
+    for key in ("format", "variant", "rows_in", "rows", "rejected", "with_tools", "tool_calls", "pairs",
+                "kto_desirable", "kto_undesirable", "with_cjk"):
+        head.add_row(key.replace("rows", "records") if key == "rows" else key, escape(str(summary.get(key, ""))))
+    t = summary.get("turns", {})
+    head.add_row("turns", f"min {t.get('min')} / median {t.get('p50')} / p95 {t.get('p95')} / max {t.get('max')}")
+    head.add_row("turns histogram", escape(json.dumps(t.get("histogram", {}))))
+    head.add_row("roles", escape(json.dumps(summary.get("roles", {}))))
+    head.add_row("tool names", escape(json.dumps(summary.get("tool_names", {}), ensure_ascii=False)))
+    console.print(head)
+    lengths = Table(title="content length (characters)")
+    for col in ("role", "min", "median", "p95", "max", "mean"):
+        lengths.add_column(col, justify="right" if col != "role" else "left")
+    for role, q in summary.get("content_chars", {}).items():
+        lengths.add_row(role, str(q["min"]), str(q["p50"]), str(q["p95"]), str(q["max"]), str(q["mean"]))
+    console.print(lengths)
+    if total["rejected"]:
+        console.print(reasons_table(total["reasons"], "rows that would be rejected"))
+    if records.height:
+        from ..schemas.record import records as as_dicts
+
+        console.print(_render_record(as_dicts(records.head(1))[0]))
+
+
+FIELD_NOTES = {
+    "id": "stable: given, or a content hash",
+    "messages": "the conversation (the prompt when chosen/rejected are set)",
+    "tools": "JSON array of function schemas",
+    "chosen": "preferred continuation of messages",
+    "rejected": "dispreferred continuation of messages",
+    "label": "KTO: is the last assistant turn desirable",
+    "source": "provenance (default: input file name)",
+    "meta": "JSON object: extra input columns, scores, rationale",
+    "message.role": "system / user / assistant / tool",
+    "message.content": "null for an assistant turn that only calls tools",
+    "message.tool_call_id": "on a tool result: the call it answers",
+    "tool_call.id": "call id (OpenAI); tool results refer to it",
+    "tool_call.arguments": "JSON object as text",
+}
+
+
+def _type_name(t: Any) -> str:
+    from ..schemas.record import MESSAGES_TYPE, TOOL_CALL_TYPE
+
+    if t == MESSAGES_TYPE:
+        return "list<message>"
+    if t == TOOL_CALL_TYPE:
+        return "tool_call"
+    if hasattr(t, "value_type"):
+        return f"list<{_type_name(t.value_type)}>"
+    return str(t)
+
+
+def canonical_table(schema_: Any) -> Table:
+    """The canonical Arrow schema as a readable table (nested types named once)."""
+    from ..schemas.record import MESSAGE_TYPE, TOOL_CALL_TYPE
+
+    table = Table(title="canonical record (Arrow schema)")
+    for col in ("field", "type", "null", "meaning"):
+        table.add_column(col)
+    for f in schema_:
+        table.add_row(f.name, _type_name(f.type), "" if not f.nullable else "yes", FIELD_NOTES.get(f.name, ""))
+    for label, struct in (("message", MESSAGE_TYPE), ("tool_call", TOOL_CALL_TYPE)):
+        table.add_section()
+        for i in range(struct.num_fields):
+            sub = struct.field(i)
+            key = f"{label}.{sub.name}"
+            table.add_row(key, _type_name(sub.type), "yes", FIELD_NOTES.get(key, ""))
+    return table
+
+
+@app.command()
+def schema(fmt: Optional[str] = typer.Argument(None, metavar="[FORMAT]", help="a format name; none: the canonical schema")) -> None:
+    """Print the canonical Arrow schema and the formats, or one format's JSON Schema."""
+    from ..formats.base import all_formats
+    from ..schemas.record import CANONICAL_SCHEMA
+
+    formats = all_formats()
+    if fmt is None:
+        console.print(canonical_table(CANONICAL_SCHEMA))
+        table = Table(title="formats (`dataforge schema FORMAT` prints its JSON Schema)")
+        table.add_column("format")
+        table.add_column("what")
+        table.add_column("detected by")
+        for name, f in sorted(formats.items()):
+            table.add_row(name, f.title, escape(f.detection_keys))
+        table.add_row("llamafactory", "LLaMA-Factory dataset folder (write only)", "-")
+        console.print(table)
+        return
+    if fmt not in formats:
+        err.print(f"[red]error:[/red] unknown format {escape(fmt)!s}; known: {', '.join(sorted(formats))}")
+        raise typer.Exit(2)
+    from ..formats.published import schema_path
+
+    console.print_json(schema_path(fmt).read_text("utf-8"))

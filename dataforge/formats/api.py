@@ -1,0 +1,143 @@
+"""The formats API: load any supported file as canonical records, write them back out.
+
+.. code-block:: python
+
+    from dataforge.formats.api import load, write
+    res = load("data/sharegpt_tools.jsonl")           # format auto-detected
+    res.records, res.rejected, res.stats               # canonical / rejected / counts
+    write(res.records, "out/train.jsonl", "openai")     # any external format
+
+Everything streams shard by shard (``iter_load``/``open_writer``): memory stays at one
+shard whatever the file size. ``load``/``read`` concatenate the shards for convenience.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import polars as pl
+
+from ..schemas.record import empty_table
+from ..schemas.rejected import empty_rejected
+from .base import FormatError, get
+from .detect import detect_sample
+from .llamafactory import LlamaFactoryWriter
+from .reader import StrictError, convert_shard, first_rejection_message
+from .sources import iter_shards, sample
+from .trl import to_trl_dataset
+from .writers import ShardWriter
+
+__all__ = [
+    "LoadResult", "FormatError", "StrictError", "ShardWriter", "detect_format", "iter_load", "load",
+    "read", "write", "open_writer", "to_trl_dataset", "merge_stats",
+]
+
+
+@dataclass
+class LoadResult:
+    records: pl.DataFrame   # canonical schema (dataforge.schemas.conform)
+    rejected: pl.DataFrame  # REJECTED_SCHEMA
+    format: str
+    stats: dict = field(default_factory=dict)
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a file, from the keys and value types of its first rows.
+
+    Raises :class:`FormatError` naming the candidates when more than one format fits.
+    """
+    p = Path(path)
+    return detect_sample(sample(p), str(p))
+
+
+def iter_load(
+    path: str | Path, format: str | None = None, *, strict: bool = False, shard_rows: int = 50_000
+) -> Iterator[LoadResult]:
+    """Convert ``path`` shard by shard (bounded memory); one :class:`LoadResult` per shard.
+
+    ``strict=True`` raises :class:`StrictError` at the first rejected row, with the same
+    located detail the rejected table would hold.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FormatError(f"{p}: no such file")
+    smp = sample(p)
+    name = format or detect_sample(smp, str(p))
+    fmt = get(name)
+    plan = fmt.plan(smp)
+    for shard in iter_shards(p, plan, shard_rows):
+        res = convert_shard(shard, fmt, plan, str(p), p.name)
+        if strict and res.rejected.height:
+            raise StrictError(first_rejection_message(res.rejected))
+        yield LoadResult(res.records, res.rejected, name, {**res.stats, "variant": plan.variant})
+
+
+def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum per-shard stats into file stats."""
+    reasons: Counter[str] = Counter()
+    ignored: set[str] = set()
+    for s in parts:
+        reasons.update(s.get("reasons", {}))
+        ignored.update(s.get("ignored_fields", []))
+    return {
+        "rows_in": sum(s["rows_in"] for s in parts),
+        "rows_out": sum(s["rows_out"] for s in parts),
+        "rejected": sum(s["rejected"] for s in parts),
+        "reasons": dict(reasons),
+        "ignored_fields": sorted(ignored),
+        "shards": len(parts),
+        "variant": parts[0].get("variant", "") if parts else "",
+    }
+
+
+def load(path: str | Path, format: str | None = None, *, strict: bool = False) -> LoadResult:
+    """The whole file as one :class:`LoadResult` (records, rejected rows, stats)."""
+    records, rejected, stats = [], [], []
+    name = format or ""
+    for part in iter_load(path, format, strict=strict):
+        records.append(part.records)
+        rejected.append(part.rejected)
+        stats.append(part.stats)
+        name = part.format
+    if not name:
+        name = format or detect_format(path)
+    return LoadResult(
+        pl.concat(records) if records else empty_table(),
+        pl.concat(rejected) if rejected else empty_rejected(),
+        name,
+        merge_stats(stats),
+    )
+
+
+def read(path: str | Path, format: str | None = None, *, strict: bool = False) -> pl.DataFrame:
+    """Just the canonical records of ``path`` (see :func:`load` for rejects and stats)."""
+    return load(path, format, strict=strict).records
+
+
+def open_writer(path: str | Path, format: str = "canonical", **options: Any) -> ShardWriter | LlamaFactoryWriter:
+    """An incremental writer: ``.write(df)`` per canonical shard, ``.close()`` to finish.
+
+    ``format`` is ``canonical`` (Parquet, zstd), an external format (``alpaca``,
+    ``sharegpt``, ``openai``, ``preference``, ``kto``, ``glaive``; file type by
+    extension: ``.jsonl``, ``.json``, ``.parquet``, ``.gz``) or ``llamafactory`` (``path``
+    is a folder; options ``name``, ``formatting``). Format options: ``style``
+    (``conversational``/``standard``) for preference/kto, ``system``
+    (``column``/``turn``) for sharegpt, ``include_source`` for any external format.
+    """
+    if format == "llamafactory":
+        return LlamaFactoryWriter(path, **options)
+    return ShardWriter(path, format, **options)
+
+
+def write(df: pl.DataFrame, path: str | Path, format: str = "canonical", **options: Any) -> Path:
+    """Write a canonical frame in one go (atomic); returns the written path."""
+    writer = open_writer(path, format, **options)
+    try:
+        writer.write(df)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()

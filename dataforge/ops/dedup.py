@@ -1,0 +1,200 @@
+"""dedup.exact and dedup.near: drop records whose key text repeats an earlier record's.
+
+Both ops remember what they have seen on the op instance, so running one instance over
+shard after shard dedups the whole stream: a record is compared with the records of its
+own shard and of every earlier shard. The key (prompt / conversation / record, see
+:mod:`dataforge.dedup.keys`) is the same for both. Records whose key has no text are kept
+and counted (``skipped_no_text``): "nothing" is not a duplicate of "nothing".
+
+``dedup.near`` is MinHash + banded LSH with datasketch's scheme and parameters, computed for
+a whole shard at once (:mod:`dataforge.dedup`); see docs/ops/dedup.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import Field, model_validator
+
+from ..dedup.keys import KeyMode, key_text
+from ..dedup.lsh import NearDupIndex, lsh_params
+from ..dedup.minhash import signatures
+from ..text import Tokenization, nfkc, normalize_for_matching, shingle_hashes
+from .base import Operator, OpConfig, OpResult
+from .exprs import record_text
+
+_KEY_HELP = "what must repeat: prompt (user turns), conversation (all of messages) or record (+ chosen/rejected)"
+_SYSTEM_HELP = "count system turns in the key (off: a shared system prompt would make everything alike)"
+
+
+def _has_text(text: pl.Expr) -> pl.Expr:
+    return text.str.contains(r"[^\s\x1e]")
+
+
+class ExactDedup(Operator):
+    """Reject records whose normalized key text equals an earlier record's (first one kept)."""
+
+    name = "dedup.exact"
+
+    class Config(OpConfig):
+        key: KeyMode = Field("conversation", description=_KEY_HELP)
+        include_system: bool = Field(False, description=_SYSTEM_HELP)
+        strip_punctuation: bool = Field(
+            False, description="also ignore punctuation and symbols when comparing"
+        )
+
+    def __init__(self, config: Any = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        # 128-bit fingerprints (two seeded 64-bit polars hashes) of every key kept so far,
+        # with the kept record's id. polars' hash is stable within a run, which is all
+        # the cross-shard memory needs.
+        self._seen = pl.DataFrame(schema={"h1": pl.UInt64, "h2": pl.UInt64, "first_id": pl.String})
+
+    def process(self, records: pl.DataFrame) -> OpResult:
+        cfg = self.config
+        text = normalize_for_matching(
+            key_text(cfg.key, cfg.include_system), strip_punctuation=cfg.strip_punctuation
+        )
+        keyed = records.with_columns(
+            text.hash(0x9E3779B9).alias("_h1"),
+            text.hash(0x85EBCA6B).alias("_h2"),
+            _has_text(text).alias("_has"),
+        )
+        group = ["_h1", "_h2"]
+        keyed = keyed.join(
+            self._seen.rename({"h1": "_h1", "h2": "_h2", "first_id": "_prior"}),
+            on=group, how="left", maintain_order="left",
+        ).with_columns(
+            pl.when(pl.col("_has")).then(
+                pl.coalesce(
+                    pl.col("_prior"),
+                    pl.when(pl.int_range(pl.len()).over(group) > 0).then(pl.col("id").first().over(group)),
+                )
+            ).alias("_dup")
+        )
+        new = keyed.filter(pl.col("_has") & pl.col("_dup").is_null() & pl.col("_prior").is_null())
+        fresh = new.select(pl.col("_h1").alias("h1"), pl.col("_h2").alias("h2"), pl.col("id").alias("first_id"))
+        self._seen = pl.concat([self._seen, fresh])
+        if self._seen.n_chunks() > 32:  # many shards: keep joins on few chunks
+            self._seen = self._seen.rechunk()
+        result = self.split(
+            keyed, pl.col("_dup").is_not_null(), reason="exact_duplicate",
+            detail=pl.format(
+                "normalized {} text equals that of {}{}", pl.lit(cfg.key), pl.col("_dup"),
+                pl.when(pl.col("_prior").is_not_null()).then(pl.lit(" (earlier shard)")).otherwise(pl.lit("")),
+            ),
+            duplicate_of=pl.col("_dup"),
+            stats={
+                "skipped_no_text": int((~keyed["_has"]).sum()),
+                "duplicates_of_earlier_shards": int(keyed["_prior"].is_not_null().sum()),
+                "new_keys": fresh.height,
+            },
+        )
+        result.kept = result.kept.select(records.columns)
+        return result
+
+
+class NearDedup(Operator):
+    """Reject near-duplicate records: MinHash + LSH (datasketch's scheme), one kept per cluster."""
+
+    name = "dedup.near"
+
+    class Config(OpConfig):
+        key: KeyMode = Field("conversation", description=_KEY_HELP)
+        include_system: bool = Field(False, description=_SYSTEM_HELP)
+        threshold: float = Field(
+            0.8, gt=0.0, lt=1.0, description="Jaccard similarity above which records are duplicates"
+        )
+        num_perm: int = Field(128, ge=2, description="MinHash permutations (signature length)")
+        weights: tuple[float, float] = Field(
+            (0.5, 0.5), description="(false positive, false negative) weights of datasketch's band optimizer"
+        )
+        bands: int | None = Field(None, ge=2, description="LSH bands; set with rows to bypass the optimizer")
+        rows: int | None = Field(None, ge=1, description="values per band; set with bands")
+        ngram_words: int = Field(3, ge=1, description="shingle size in words (space-delimited text)")
+        ngram_chars: int = Field(5, ge=1, description="shingle size in characters (Chinese/Japanese text)")
+        tokenization: Tokenization = Field(
+            "auto", description="auto: per record, characters when most tokens are Han/kana, else words"
+        )
+        keep: Literal["first", "longest", "highest_score"] = Field(
+            "first", description="which record of a cluster survives (longest: most text in the record)"
+        )
+        score_field: str = Field(
+            "score", description="meta JSON field (dotted path) read by keep: highest_score"
+        )
+        verify: bool = Field(
+            False, description="link LSH candidates only when their estimated Jaccard >= threshold"
+        )
+        seed: int = Field(1, description="MinHash permutation seed (datasketch's default is 1)")
+
+        @model_validator(mode="after")
+        def _lsh_params(self) -> "NearDedup.Config":
+            if min(self.weights) < 0 or abs(sum(self.weights) - 1.0) > 1e-9:
+                raise ValueError(f"weights {self.weights} must be >= 0 and sum to 1")
+            if (self.bands is None) != (self.rows is None):
+                raise ValueError("set both bands and rows, or neither (then datasketch's optimizer picks them)")
+            if self.bands is not None and self.bands * (self.rows or 0) > self.num_perm:
+                raise ValueError(f"bands * rows = {self.bands * (self.rows or 0)} exceeds num_perm {self.num_perm}")
+            return self
+
+    def __init__(self, config: Any = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        cfg = self.config
+        if cfg.bands is not None and cfg.rows is not None:
+            self.bands, self.rows = cfg.bands, cfg.rows
+        else:
+            fp_weight = float(cfg.weights[0])
+            self.bands, self.rows = lsh_params(cfg.threshold, cfg.num_perm, (fp_weight, 1.0 - fp_weight))
+        self._index = NearDupIndex(
+            cfg.num_perm, self.bands, self.rows, cfg.threshold if cfg.verify else None
+        )
+        # Choosing the longest / best-scored record of a cluster needs the whole cluster,
+        # hence the whole table; with "first", shards stream.
+        self.needs_full_table = cfg.keep != "first"
+
+    def process(self, records: pl.DataFrame) -> OpResult:
+        cfg = self.config
+        text = nfkc(records.select(key_text(cfg.key, cfg.include_system)).to_series()).str.to_lowercase()
+        shingles = shingle_hashes(
+            text, ngram_words=cfg.ngram_words, ngram_chars=cfg.ngram_chars,
+            tokenization=cfg.tokenization,
+        )
+        sig = signatures(shingles, cfg.num_perm, cfg.seed)
+        active = shingles.counts() > 0
+        found = self._index.assign(sig, records["id"], active, self._priority(records))
+        marked = records.with_columns(
+            found.duplicate_of.alias("_dup"), pl.Series("_sim", found.similarity).round(3)
+        )
+        result = self.split(
+            marked, pl.Series(~found.kept), reason="near_duplicate",
+            detail=pl.when(pl.col("_sim").is_nan())
+            .then(pl.format("LSH candidate of {} (earlier shard)", pl.col("_dup")))
+            .otherwise(pl.format("estimated Jaccard {} with {}", pl.col("_sim"), pl.col("_dup"))),
+            duplicate_of=pl.col("_dup"),
+            stats={
+                "lsh": f"{self.bands} bands x {self.rows} rows",
+                "skipped_no_text": int((~active).sum()),
+                **found.stats,
+            },
+        )
+        result.kept = result.kept.select(records.columns)
+        return result
+
+    def _priority(self, records: pl.DataFrame) -> np.ndarray:
+        """Survivor order within a new cluster: lower wins; ties go to the earlier row."""
+        n = records.height
+        if self.config.keep == "first":
+            return np.arange(n)
+        if self.config.keep == "longest":
+            goodness = records.select(record_text().str.len_chars().cast(pl.Float64)).to_series()
+        else:
+            goodness = records.select(
+                pl.col("meta").str.json_path_match(f"$.{self.config.score_field}").cast(pl.Float64, strict=False)
+            ).to_series()
+        worth = goodness.fill_nan(None).fill_null(-np.inf).to_numpy()
+        order = np.lexsort((np.arange(n), -worth))
+        priority = np.empty(n, np.int64)
+        priority[order] = np.arange(n)
+        return priority

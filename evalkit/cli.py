@@ -1,0 +1,286 @@
+"""The ``evalkit`` command line: run, compare, harness, human, metrics.
+
+Heavy libraries (torch, transformers, lm-eval, matplotlib) are imported inside the commands
+that need them, so ``evalkit --help`` is instant and a typo costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything can import torch: its threads otherwise spin-wait when another process
+# holds a core (up to 8x slower on small shared machines).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Optional  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+app = typer.Typer(name="evalkit", help="Evaluate models, compare runs, write reports.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+human_app = typer.Typer(help="Blind pairwise human evaluation sheets.", no_args_is_help=True)
+app.add_typer(human_app, name="human")
+console = Console()
+
+
+def _metric_params(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["bleu.tokenize=zh", "distinct.n=3"]`` -> {"bleu": {"tokenize": "zh"}, "distinct": {"n": 3}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name_key, sep, raw = item.partition("=")
+        metric, dot, key = name_key.partition(".")
+        if not (sep and dot and metric and key):
+            raise typer.BadParameter(f"{item!r}: expected METRIC.KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(metric, {})[key] = value
+    return out
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    output: Path = typer.Option(..., "-o", "--output", help="Run folder to write."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Eval set (canonical records: JSONL, Parquet...)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Alias, local folder or hub id (default: embedded SmolLM2)."),
+    metrics: str = typer.Option("all", "--metrics", help="Comma-separated metric names, or 'all'."),
+    metric_param: list[str] = typer.Option([], "--metric-param", help="METRIC.KEY=VALUE (JSON value), repeatable."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score this predictions file instead of generating."),
+    engine: str = typer.Option("transformers", "--engine"),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
+    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
+    top_p: float = typer.Option(1.0, "--top-p"),
+    seed: int = typer.Option(0, "--seed"),
+    batch_size: int = typer.Option(8, "--batch-size"),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the generation cache."),
+    cache_path: Optional[Path] = typer.Option(None, "--cache-path"),
+) -> None:
+    """Generate answers for an eval set, score them, write a run folder."""
+    from dataforge.synth.engines import GenerationParams
+
+    from .run import GenerationConfig, evaluate
+
+    if data is None and predictions is None:
+        _fail("give --data (an eval set) or --predictions (answers to score)")
+    generation = GenerationConfig(
+        engine=engine,
+        params=GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed),
+        engine_options={"batch_size": batch_size},
+        cache=cache, cache_path=str(cache_path) if cache_path else None,
+    )
+    try:
+        result = evaluate(model, data, metrics, generation=generation, metric_params=_metric_params(metric_param),
+                          output=output, predictions=predictions)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    table = Table(title=f"run {result.name}: {result.predictions.height} examples")
+    for col in ("metric", "score", "signature"):
+        table.add_column(col)
+    for name, entry in result.metrics.items():
+        score = "–" if entry.get("score") is None else f"{entry['score']:.4f}"
+        table.add_row(name, score, entry.get("error") or entry.get("note") or entry.get("signature", ""))
+    console.print(table)
+    console.print(f"wrote {output}")
+
+
+@app.command()
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Run folders; the first is the baseline."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Report folder (report.md, report.html)."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="ENGINE/MODEL of a pairwise judge, e.g. transformers/smollm2."),
+    judge_max_new_tokens: int = typer.Option(256, "--judge-max-new-tokens"),
+    judge_retries: int = typer.Option(1, "--judge-retries"),
+    cache_path: Optional[Path] = typer.Option(None, "--cache-path", help="Generation cache of the judge."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples."),
+    confidence: float = typer.Option(0.95, "--confidence"),
+    seed: int = typer.Option(0, "--seed"),
+    top_k: int = typer.Option(5, "--top-k", help="Worst examples listed per metric."),
+) -> None:
+    """Side-by-side metrics with deltas, paired-bootstrap CIs and the examples that got worse."""
+    from . import compare as cmp
+    from .store import RunNotFound, load_run
+
+    try:
+        loaded = [load_run(r) for r in runs]
+        comparison = cmp.compare(loaded, n_boot=n_boot, confidence=confidence, seed=seed, top_k=top_k)
+    except (cmp.DataMismatch, RunNotFound, ValueError) as exc:
+        _fail(str(exc))
+        return
+    if judge:
+        cmp.judge_pairs(comparison, _make_judge(judge, judge_max_new_tokens, judge_retries, cache_path))
+    _print_comparison(comparison)
+    if output is not None:
+        from .report import write_report
+
+        files = write_report(comparison, output)
+        console.print(f"wrote {files['report.md']} and {files['report.html']}")
+
+
+def _make_judge(spec: str, max_new_tokens: int, retries: int, cache_path: Path | None) -> Any:
+    """``transformers/smollm2`` -> a cached pairwise judge (``transformers`` alone: default model)."""
+    from dataforge.synth.cache import CachedEngine, GenerationCache
+    from dataforge.synth.engines import GenerationParams, engine_kinds, make_engine
+    from dataforge.synth.judge import PairwiseJudge
+
+    kind, _, model = spec.partition("/")
+    if kind not in engine_kinds():
+        kind, model = "transformers", spec
+    engine = CachedEngine(make_engine(kind, model or None), GenerationCache(cache_path))
+    return PairwiseJudge(engine, params=GenerationParams(max_new_tokens=max_new_tokens), retries=retries)
+
+
+def _print_comparison(comparison: Any) -> None:
+    from .report.tables import ci, num, signed, verdict
+
+    names = comparison.names
+    table = Table(title=f"compare vs {names[0]} ({comparison.confidence:.0%} paired bootstrap, {comparison.n_boot} resamples)")
+    table.add_column("metric")
+    for i, name in enumerate(names):
+        table.add_column(name, justify="right")
+        if i:
+            table.add_column(f"Δ {name} [CI]", justify="right")
+    styles = {"better": "green", "worse": "red"}
+    for metric, group in comparison.table.group_by("metric", maintain_order=True):
+        rows = {r["run"]: r for r in group.iter_rows(named=True)}
+        arrow = "↑" if group["higher_is_better"][0] else "↓"
+        cells = [f"{metric[0]} {arrow}"]
+        for i, name in enumerate(names):
+            row = rows.get(name)
+            cells.append(num(row["score"]) if row else "–")
+            if i and row and row["delta"] is not None:
+                # a proxy CI belongs to the per-example mean delta: show that value with it
+                word = verdict(row) + (f" (proxy Δ {signed(row['boot_delta'])})" if row["method"] == "mean-proxy" else "")
+                style = styles.get(verdict(row), "dim")
+                cells.append(f"[{style}]{signed(row['delta'])} {ci(row['delta_low'], row['delta_high'])} {word}[/]")
+            elif i:
+                cells.append("–")
+        table.add_row(*cells)
+    console.print(table)
+    for note in comparison.notes:
+        console.print(f"[yellow]warning:[/] {note}")
+    if comparison.outcomes.height:
+        worst = comparison.regressions.group_by("metric", "run", maintain_order=True).first()
+        out = Table(title="per-example wins / ties / losses (worst example)")
+        for col in ("metric", "run", "wins", "ties", "losses", "worst id (change)"):
+            out.add_column(col)
+        for r in comparison.outcomes.iter_rows(named=True):
+            w = worst.filter((worst["metric"] == r["metric"]) & (worst["run"] == r["run"]))
+            shown = f"{w['id'][0]} ({signed(w['change'][0])})" if w.height else ""
+            out.add_row(r["metric"], r["run"], str(r["wins"]), str(r["ties"]), str(r["losses"]), shown)
+        console.print(out)
+    if comparison.judge is not None:
+        for r in comparison.judge.iter_rows(named=True):
+            console.print(f"judge: {r['run']} vs {names[0]}: win-rate {num(r['win_rate'])} "
+                          f"{ci(r['ci_low'], r['ci_high'])} (W/T/L {r['wins']}/{r['ties']}/{r['losses']}, "
+                          f"unparseable {r['unparseable']})")
+
+
+@app.command()
+def harness(
+    tasks: str = typer.Option(..., "--tasks", help="Comma-separated lm-eval task or tag names."),
+    output: Path = typer.Option(..., "-o", "--output", help="Run folder to write."),
+    model: Optional[str] = typer.Option(None, "--model"),
+    include_path: list[Path] = typer.Option([], "--include-path", help="Folder of custom task YAMLs (repeatable)."),
+    limit: Optional[float] = typer.Option(None, "--limit", help="Examples per task (or a fraction < 1)."),
+    num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot"),
+    batch_size: int = typer.Option(1, "--batch-size"),
+    apply_chat_template: bool = typer.Option(False, "--apply-chat-template"),
+) -> None:
+    """Run lm-evaluation-harness tasks and store the result as an evalkit run."""
+    from .harness import run_harness
+
+    limit_value = int(limit) if limit is not None and limit >= 1 else limit
+    result = run_harness(model, [t.strip() for t in tasks.split(",") if t.strip()], include_path=include_path,
+                         limit=limit_value, num_fewshot=num_fewshot, batch_size=batch_size,
+                         apply_chat_template=apply_chat_template, output=output)
+    table = Table(title=f"lm-eval run {result.name}")
+    for col in ("metric", "score", "stderr"):
+        table.add_column(col)
+    for name, entry in result.metrics.items():
+        stderr = entry.get("stderr")
+        table.add_row(name, f"{entry['score']:.4f}", "–" if stderr is None else f"{stderr:.4f}")
+    console.print(table)
+    console.print(f"wrote {output}")
+
+
+@human_app.command("export")
+def human_export(
+    run_a: Path = typer.Argument(..., help="Baseline run (A)."),
+    run_b: Path = typer.Argument(..., help="Candidate run (B)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for sheet.csv, sheet.html, key.json."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the per-item A/B order."),
+    with_reference: bool = typer.Option(False, "--with-reference", help="Show the reference answer to annotators."),
+) -> None:
+    """Write a blind pairwise annotation sheet for two runs."""
+    from .compare import DataMismatch
+    from .human import export_sheet
+    from .store import load_run
+
+    try:
+        files = export_sheet(load_run(run_a), load_run(run_b), output, seed=seed, with_reference=with_reference)
+    except DataMismatch as exc:
+        _fail(str(exc))
+        return
+    console.print(f"wrote {files['sheet.csv']} and {files['sheet.html']}; keep {files['key.json']} from annotators")
+
+
+@human_app.command("import")
+def human_import(
+    sheet: Path = typer.Argument(..., help="The filled sheet.csv."),
+    key: Path = typer.Option(..., "--key", help="key.json written by `human export`."),
+    judge_results: Optional[Path] = typer.Option(None, "--judge-results", help="judge_verdicts.jsonl from `compare --judge`."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the summary + labels JSON here."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """De-blind a filled sheet: human win-rate and agreement with the judge."""
+    from .human import import_sheet
+    from .report.tables import ci, num
+    from .store import write_json
+
+    try:
+        result = import_sheet(sheet, key, judge_results=judge_results, seed=seed)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    h = result.summary["human"]
+    runs = result.summary["runs"]
+    console.print(f"human: {runs['B']['name']} vs {runs['A']['name']}: win-rate {num(h['win_rate'])} "
+                  f"{ci(h['ci_low'], h['ci_high'])} (W/T/L {h['wins']}/{h['ties']}/{h['losses']}; "
+                  f"{result.summary['unlabelled']} unlabelled)")
+    if "judge_agreement" in result.summary:
+        a = result.summary["judge_agreement"]
+        console.print(f"judge agreement on {a['items']} items: {num(a['agreement'])}, "
+                      f"Cohen's kappa {num(a['cohen_kappa'])}")
+    if output is not None:
+        write_json(output, {**result.summary, "labels": result.labels.to_dicts()})
+        console.print(f"wrote {output}")
+
+
+@app.command("metrics")
+def list_metrics() -> None:
+    """List the registered metrics."""
+    from .metrics import metric_registry
+
+    for name, fn in metric_registry().items():
+        doc = (fn.__doc__ or "").strip().splitlines()
+        console.print(f"[bold]{name}[/]  {doc[0] if doc else ''}")
+
+
+def main() -> None:
+    """Console-script entry point (``evalkit = "evalkit.cli:main"``)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

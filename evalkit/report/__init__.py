@@ -1,0 +1,55 @@
+"""Write a comparison to a report folder.
+
+::
+
+    report.md            Markdown, plots linked from plots/
+    report.html          self-contained: inline CSS, plots embedded as base64 PNG
+    plots/*.png          scores with CIs, deltas with paired CIs, wins/ties/losses, lengths
+    comparison.json      the frames behind the report, for scripts
+    judge_verdicts.jsonl per-example judge verdicts, when a judge ran (``evalkit human
+                         import --judge-results`` reads it to measure agreement)
+
+Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..compare import Comparison
+from ..store import write_bytes, write_json, write_text
+from .html import render_html
+from .markdown import render_markdown
+from .plots import all_plots
+
+
+def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]:
+    """Render every report file into ``out_dir``; returns name -> path."""
+    out = Path(out_dir)
+    plots = all_plots(comparison)
+    files: dict[str, Path] = {}
+    for stem, png in plots.items():
+        files[f"plots/{stem}.png"] = out / "plots" / f"{stem}.png"
+        write_bytes(files[f"plots/{stem}.png"], png)
+    files["report.md"] = out / "report.md"
+    write_text(files["report.md"], render_markdown(comparison, {s: f"plots/{s}.png" for s in plots}))
+    files["report.html"] = out / "report.html"
+    write_text(files["report.html"], render_html(comparison, plots))
+    files["comparison.json"] = out / "comparison.json"
+    write_json(files["comparison.json"], {
+        "runs": [{"name": r.name, "path": str(r.path) if r.path else None, "data_sha256": r.data_hash}
+                 for r in comparison.runs],
+        "n_boot": comparison.n_boot, "confidence": comparison.confidence, "seed": comparison.seed,
+        "table": comparison.table.to_dicts(),
+        "outcomes": comparison.outcomes.to_dicts(),
+        "regressions": comparison.regressions.to_dicts(),
+        "judge": comparison.judge.to_dicts() if comparison.judge is not None else None,
+        "notes": comparison.notes,
+    })
+    if comparison.judge_verdicts is not None:
+        files["judge_verdicts.jsonl"] = out / "judge_verdicts.jsonl"
+        write_text(files["judge_verdicts.jsonl"], comparison.judge_verdicts.write_ndjson())
+    return files
+
+
+__all__ = ["write_report"]

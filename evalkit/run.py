@@ -1,0 +1,301 @@
+"""An eval run: generate answers for an eval set, score them, write the run folder.
+
+``evaluate(model, data, metrics)`` is the whole loop and what ``evalkit run`` calls:
+
+1. read the eval set as canonical records; each record's prompt is its ``messages`` minus
+   the final assistant turn, whose content is the reference answer;
+2. generate one answer per prompt with any engine, through the generation cache (a rerun
+   with the same model, prompts and params costs nothing; greedy by default);
+3. score with every requested metric, keeping per-example values as ``metric:<name>``
+   columns, which is what ``evalkit compare`` bootstraps over;
+4. write the run folder (see :mod:`evalkit.store`).
+
+``score_predictions`` does steps 3-4 for answers produced elsewhere (no model needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import polars as pl
+
+from dataforge import models
+from dataforge.schemas.record import MESSAGE_DTYPE
+from dataforge.synth.engines import GenerationParams, GenerationRequest, make_engine
+
+from .metrics import MetricInputs, get_metric, metric_registry
+from .store import (DETAIL_PREFIX, METRIC_PREFIX, Run, file_sha256, items_sha256, now_iso, package_versions,
+                    save_run)
+
+
+@dataclass
+class GenerationConfig:
+    """How answers are generated; recorded verbatim in the manifest."""
+
+    engine: str = "transformers"
+    params: GenerationParams = field(default_factory=lambda: GenerationParams(max_new_tokens=256))
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    cache: bool = True
+    cache_path: str | None = None
+
+
+# --- eval data ----------------------------------------------------------------------
+
+
+def read_records(path: str | Path) -> pl.DataFrame:
+    """Read an eval set as canonical records: any format ``dataforge`` reads (canonical
+    JSONL/Parquet, Alpaca, ShareGPT, OpenAI messages...), auto-detected."""
+    from dataforge.formats.api import read
+
+    return read(path)
+
+
+def eval_items(records: pl.DataFrame) -> pl.DataFrame:
+    """Canonical records -> id, messages (the prompt), tools, prompt text, reference.
+
+    A record whose last turn is not an assistant turn has no reference (null): it can
+    still be scored by reference-free metrics (PPL of the answer, JSON validity, diversity).
+    """
+    msgs = pl.col("messages")
+    last = msgs.list.last()
+    has_ref = last.struct.field("role") == "assistant"
+    prompt_msgs = pl.when(has_ref).then(msgs.list.slice(0, msgs.list.len() - 1)).otherwise(msgs)
+    return records.select(
+        pl.col("id").cast(pl.String),
+        prompt_msgs.alias("messages"),
+        pl.col("tools") if "tools" in records.columns else pl.lit(None, pl.String).alias("tools"),
+        pl.when(has_ref).then(last.struct.field("content")).alias("reference"),
+    ).with_columns(prompt_text(pl.col("messages")).alias("prompt"))
+
+
+def prompt_text(messages: pl.Expr) -> pl.Expr:
+    """Readable prompt: the content of a one-turn prompt, else ``[role] content`` lines."""
+    lines = messages.list.eval(pl.concat_str(
+        pl.lit("["), pl.element().struct.field("role"), pl.lit("] "),
+        pl.element().struct.field("content").fill_null("")))
+    only = messages.list.first().struct.field("content").fill_null("")
+    return pl.when(messages.list.len() == 1).then(only).otherwise(lines.list.join("\n"))
+
+
+# --- generation and scoring ------------------------------------------------------------
+
+#: ``MetricInputs.model`` is the evaluated model (PPL scores it); BERTScore's encoder must
+#: never silently become that model, so its default is pinned here.
+_METRIC_DEFAULTS: dict[str, dict[str, Any]] = {"bertscore": {"model": models.DEFAULT_ENCODER}}
+
+
+def generate(items: pl.DataFrame, model: str | None, config: GenerationConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Add ``prediction`` (+ finish_reason, completion_tokens, cached) to ``items``."""
+    from dataforge.synth.cache import CachedEngine, GenerationCache
+
+    engine = make_engine(config.engine, model, **config.engine_options)
+    cache = GenerationCache(config.cache_path) if config.cache else None
+    runner = CachedEngine(engine, cache) if cache is not None else engine
+    requests = [GenerationRequest.from_messages(m, tools=t, id=i) for i, m, t in
+                zip(items["id"], items["messages"].to_list(), items["tools"])]
+    try:
+        outputs = runner.generate(requests, config.params)
+    finally:
+        if cache is not None:
+            cache.close()
+    first = [samples[0] for samples in outputs]
+    errors = [g.error for g in first if g.finish_reason == "error"]
+    if errors:
+        raise RuntimeError(f"{len(errors)} prompt(s) failed to generate; first: {errors[0]}")
+    frame = items.with_columns(
+        pl.Series("prediction", [g.text for g in first], dtype=pl.String),
+        pl.Series("finish_reason", [g.finish_reason for g in first], dtype=pl.String),
+        pl.Series("completion_tokens", [g.completion_tokens for g in first], dtype=pl.Int64),
+        pl.Series("cached", [g.cached for g in first], dtype=pl.Boolean),
+    )
+    info = {
+        "kind": config.engine,
+        "fingerprint": engine.fingerprint(),
+        "options": config.engine_options,
+        "params": config.params.to_dict(),
+        "cache": {"path": str(cache.path) if cache is not None else None,
+                  "hits": getattr(runner, "hits", 0), "misses": getattr(runner, "misses", len(requests))},
+    }
+    return frame, info
+
+
+def parse_metrics(spec: str | Sequence[str]) -> list[str]:
+    """``"ppl,bleu"`` or a list -> metric names; ``all`` means every registered metric."""
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    if names == ["all"]:
+        return list(metric_registry())
+    for name in names:
+        get_metric(name)  # fail before generating, naming the known metrics
+    return names
+
+
+def call_params(metrics: Sequence[str], metric_params: Mapping[str, Mapping[str, Any]] | None
+                ) -> dict[str, dict[str, Any]]:
+    """The keyword arguments each metric is called with: pinned defaults, then the user's."""
+    return {name: {**_METRIC_DEFAULTS.get(name, {}), **(metric_params or {}).get(name, {})} for name in metrics}
+
+
+def score(frame: pl.DataFrame, metrics: Sequence[str], *, model: str | None = None,
+          metric_params: Mapping[str, Mapping[str, Any]] | None = None
+          ) -> tuple[pl.DataFrame, dict[str, dict[str, Any]], dict[str, float]]:
+    """Compute ``metrics`` over a predictions frame.
+
+    Returns the frame with ``metric:<name>`` per-example columns, the metrics JSON object and
+    per-metric seconds. A metric that cannot run on this data (say PPL without a model) is
+    recorded with ``score: null`` and its ``error`` instead of losing the whole run.
+    """
+    inputs = MetricInputs(
+        predictions=frame["prediction"].fill_null("").to_list(),
+        references=frame["reference"].to_list(),
+        prompts=frame["prompt"].to_list(),
+        messages=[[{k: v for k, v in m.items() if v is not None} for m in ms]
+                  for ms in frame["messages"].to_list()],
+        tools=frame["tools"].to_list() if "tools" in frame.columns else None,
+        model=model,
+    )
+    params = call_params(metrics, metric_params)
+    results: dict[str, dict[str, Any]] = {}
+    timings: dict[str, float] = {}
+    columns: list[pl.Series] = []
+    for name in metrics:
+        started = time.perf_counter()
+        try:
+            result = get_metric(name)(inputs, **params[name])
+        except Exception as exc:  # noqa: BLE001 - recorded in the run, shown by the CLI
+            results[name] = {"name": name, "score": None, "signature": "", "error": f"{type(exc).__name__}: {exc}"}
+            timings[name] = round(time.perf_counter() - started, 3)
+            continue
+        timings[name] = round(time.perf_counter() - started, 3)
+        entry, details = _split_details(result.to_dict(), frame.height)
+        results[name] = entry
+        columns += [pl.Series(f"{DETAIL_PREFIX}{name}.{key}", values, strict=False)
+                    for key, values in details.items()]
+        if result.per_example is not None and len(result.per_example) == frame.height:
+            columns.append(pl.Series(METRIC_PREFIX + name, result.per_example, dtype=pl.Float64,
+                                     strict=False))
+    return frame.with_columns(columns), results, timings
+
+
+def _split_details(entry: dict[str, Any], n: int) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """Move per-example lists out of a metric's extras (they become ``detail:`` columns,
+    keeping metrics.json small) and turn a NaN score (nothing applicable) into null."""
+    details = {k: v for k, v in entry.items() if isinstance(v, list) and len(v) == n and n > 1}
+    kept = {k: v for k, v in entry.items() if k not in details}
+    if isinstance(kept.get("score"), float) and math.isnan(kept["score"]):
+        kept["score"] = None
+        kept.setdefault("note", "not applicable to any example")
+    return kept, details
+
+
+# --- runs --------------------------------------------------------------------------
+
+
+def evaluate(
+    model: str | None = None,
+    data: str | Path | None = None,
+    metrics: str | Sequence[str] = "all",
+    *,
+    generation: GenerationConfig | None = None,
+    metric_params: Mapping[str, Mapping[str, Any]] | None = None,
+    output: str | Path | None = None,
+    predictions: str | Path | None = None,
+) -> Run:
+    """Evaluate ``model`` on ``data`` (or score existing ``predictions``); return the run.
+
+    With ``output`` the run folder is written too. ``model`` is an alias, local folder or
+    hub id (``None``: the embedded default). With ``predictions`` nothing is generated; a
+    ``model`` is then used only by model-based metrics (PPL).
+    """
+    started = time.perf_counter()
+    names = parse_metrics(metrics)
+    generation = generation or GenerationConfig()
+    timings: dict[str, Any] = {}
+    if predictions is not None:
+        frame = read_predictions(predictions, data)
+        engine_info: dict[str, Any] = {"kind": "predictions-file", "path": str(Path(predictions).resolve()),
+                                       "sha256": file_sha256(predictions)}
+        kind = "predictions"
+    else:
+        if data is None:
+            raise ValueError("evaluate needs `data` (an eval set) or `predictions`")
+        frame = eval_items(read_records(data))
+        t0 = time.perf_counter()
+        frame, engine_info = generate(frame, model, generation)
+        timings["generate_s"] = round(time.perf_counter() - t0, 3)
+        kind = "generation"
+    # metrics get the reference, not the resolved path, so signatures read the same on every machine
+    model_ref = model or (models.DEFAULT_CAUSAL_LM if predictions is None else None)
+    frame, results, timings["metrics_s"] = score(frame, names, model=model_ref, metric_params=metric_params)
+    timings["total_s"] = round(time.perf_counter() - started, 3)
+    manifest = {
+        "kind": kind,
+        "model": {"ref": model_ref, "path": models.resolve(model_ref) if model_ref else None},
+        "data": _data_info(data, frame),
+        "engine": engine_info,
+        "metrics": {n: r.get("signature", "") for n, r in results.items()},
+        "metric_params": call_params(names, metric_params),
+        "versions": package_versions(),
+        "timings": timings,
+        "created_at": now_iso(),
+    }
+    run = Run(predictions=frame, metrics=results, manifest=manifest)
+    return save_run(run, output) if output is not None else run
+
+
+def _data_info(data: str | Path | None, frame: pl.DataFrame) -> dict[str, Any]:
+    info: dict[str, Any] = {"n": frame.height, "sha256": items_sha256(frame)}
+    if data is not None:
+        info.update(path=str(Path(data).resolve()), file_sha256=file_sha256(data))
+    return info
+
+
+def read_predictions(path: str | Path, data: str | Path | None = None) -> pl.DataFrame:
+    """A predictions file -> the frame ``score`` takes.
+
+    Either it carries ``prompt``, ``reference`` and ``prediction`` (ids optional: a content
+    hash is used), or ``id`` + ``prediction`` joined to the eval set ``data``.
+    """
+    p = Path(path)
+    readers = {".parquet": pl.read_parquet, ".jsonl": pl.read_ndjson, ".json": pl.read_json,
+               ".csv": pl.read_csv}
+    if p.suffix not in readers:
+        raise ValueError(f"predictions file must be one of {sorted(readers)}, got {p.name}")
+    preds = readers[p.suffix](p)
+    if "prediction" not in preds.columns:
+        raise ValueError(f"{p.name} has no `prediction` column (columns: {preds.columns})")
+    if data is not None:
+        if "id" not in preds.columns:
+            raise ValueError(f"{p.name} needs an `id` column to be joined to {data}")
+        items = eval_items(read_records(data))
+        joined = items.join(preds.select(pl.col("id").cast(pl.String), "prediction"), on="id", how="left")
+        missing = joined.filter(pl.col("prediction").is_null())["id"].to_list()
+        if missing:
+            raise ValueError(f"{len(missing)} eval item(s) have no prediction in {p.name}, e.g. {missing[:3]}")
+        return joined
+    needed = {"prompt", "reference"} - set(preds.columns)
+    if needed:
+        raise ValueError(f"{p.name} lacks {sorted(needed)}; give the eval set with --data to join on id")
+    frame = preds.with_columns(pl.col(c).cast(pl.String) for c in ("prompt", "reference", "prediction"))
+    if "id" not in frame.columns:
+        frame = frame.with_columns(_content_ids(frame))
+    if "messages" not in frame.columns:
+        user = pl.struct(role=pl.lit("user"), content=pl.col("prompt"), name=pl.lit(None, pl.String),
+                         tool_calls=pl.lit(None), tool_call_id=pl.lit(None, pl.String))
+        frame = frame.with_columns(pl.concat_list(user).cast(pl.List(MESSAGE_DTYPE)).alias("messages"))
+    return frame
+
+
+def _content_ids(frame: pl.DataFrame) -> pl.Series:
+    """Stable ids from prompt + reference (sha1; polars' own hash is not stable across versions)."""
+    keys = frame.select(pl.concat_str(pl.col("prompt").fill_null(""), pl.col("reference").fill_null(""),
+                                      separator="\x1f"))[:, 0].to_list()
+    ids = pl.DataFrame({"id": [hashlib.sha1(k.encode("utf-8")).hexdigest()[:16] for k in keys]})
+    # duplicated items stay distinct (and stable) by their occurrence number
+    n = pl.int_range(pl.len()).over("id")
+    return ids.select(pl.when(n == 0).then(pl.col("id"))
+                      .otherwise(pl.concat_str(pl.col("id"), pl.lit("-"), n.cast(pl.String)))).to_series()

@@ -1,0 +1,184 @@
+"""The run folder: what an eval run leaves on disk, and how it is read back.
+
+A run is a folder with three files::
+
+    predictions.parquet  one row per example: id, prompt, messages, reference, prediction,
+                         one ``metric:<name>`` column per metric with per-example values,
+                         ``detail:<name>.<key>`` columns with per-example details (reasons)
+    metrics.json         {name: {score, signature, ...extra}} per metric
+    manifest.json        model, data (file + content hashes), engine + params, versions,
+                         metric signatures, timings, created_at
+
+Every file is written atomically (temp file in the same folder, then ``os.replace``) and the
+manifest is written last, so a folder with a manifest is a complete run: a killed run never
+looks finished. ``evalkit compare`` and the report only ever read runs through
+:func:`load_run`, whether they came from ``evalkit run`` or the lm-eval bridge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import polars as pl
+
+PREDICTIONS_FILE = "predictions.parquet"
+METRICS_FILE = "metrics.json"
+MANIFEST_FILE = "manifest.json"
+#: Prefix of the per-example metric columns in ``predictions.parquet``.
+METRIC_PREFIX = "metric:"
+#: Prefix of per-example metric details (e.g. why a JSON check failed): ``detail:<metric>.<key>``.
+DETAIL_PREFIX = "detail:"
+#: The columns every predictions table has (metric columns come after them).
+BASE_COLUMNS = ("id", "prompt", "reference", "prediction")
+
+_VERSIONED_PACKAGES = (
+    "posttrain", "polars", "pyarrow", "numpy", "torch", "transformers", "sacrebleu",
+    "bert-score", "lm_eval",
+)
+
+
+class RunNotFound(FileNotFoundError):
+    """A path is not a complete run folder (no manifest: missing or interrupted)."""
+
+
+@dataclass
+class Run:
+    """An eval run in memory; the same object whether just computed or loaded from disk."""
+
+    predictions: pl.DataFrame
+    metrics: dict[str, dict[str, Any]]
+    manifest: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    label: str | None = None  # display name override (compare sets it to tell runs apart)
+
+    @property
+    def name(self) -> str:
+        """Display name: the label, else the folder name (a renamed copy is a new name),
+        else the name recorded at write time."""
+        return self.label or (self.path.name if self.path else str(self.manifest.get("name") or "run"))
+
+    @property
+    def data_hash(self) -> str:
+        """Content hash of the eval items (ids, prompts, references); equal data <=> equal hash."""
+        return str(self.manifest.get("data", {}).get("sha256", ""))
+
+    def metric_frame(self) -> pl.DataFrame:
+        """One row per metric: name, score, signature (for notebooks and tables)."""
+        rows = [{"metric": k, "score": v.get("score"), "signature": v.get("signature", "")}
+                for k, v in self.metrics.items()]
+        return pl.DataFrame(rows, schema={"metric": pl.String, "score": pl.Float64,
+                                          "signature": pl.String})
+
+    def per_example(self, metric: str) -> pl.Series | None:
+        """Per-example values of ``metric`` aligned with ``predictions`` (None if corpus-only)."""
+        col = METRIC_PREFIX + metric
+        return self.predictions[col] if col in self.predictions.columns else None
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Write through a temp file in the target folder, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path | str, text: str) -> None:
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_bytes(path: Path | str, data: bytes) -> None:
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(data))
+
+
+def write_json(path: Path | str, obj: Any) -> None:
+    write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def write_parquet(path: Path | str, df: pl.DataFrame) -> None:
+    _atomic_write(Path(path), lambda tmp: df.write_parquet(tmp))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def save_run(run: Run, path: Path | str) -> Run:
+    """Write ``run`` into folder ``path`` (manifest last) and return it bound to that path."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    # an older run's manifest must not vouch for files that are being replaced
+    (folder / MANIFEST_FILE).unlink(missing_ok=True)
+    write_parquet(folder / PREDICTIONS_FILE, run.predictions)
+    write_json(folder / METRICS_FILE, run.metrics)
+    manifest = {"name": folder.name, **run.manifest}
+    write_json(folder / MANIFEST_FILE, manifest)
+    return Run(predictions=run.predictions, metrics=run.metrics, manifest=manifest, path=folder)
+
+
+def load_run(path: Path | str) -> Run:
+    """Read a run folder written by :func:`save_run` (refuses a folder without a manifest)."""
+    folder = Path(path)
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise RunNotFound(f"{folder} is not a complete evalkit run (no {MANIFEST_FILE})")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+    predictions = pl.read_parquet(folder / PREDICTIONS_FILE)
+    return Run(predictions=predictions, metrics=metrics, manifest=manifest, path=folder)
+
+
+def file_sha256(path: Path | str) -> str:
+    """Hash of a file's bytes, streamed (eval sets can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def items_sha256(predictions: pl.DataFrame) -> str:
+    """Order-independent hash of the eval items (id, prompt, reference), not the predictions.
+
+    Two runs compare only when this matches: it is the same for a JSONL and a Parquet copy
+    of one eval set, and for a model run and a ``--predictions`` run on the same items.
+    """
+    rows = (
+        predictions.select(pl.struct(pl.col(c).cast(pl.String) for c in ("id", "prompt", "reference"))
+                           .struct.json_encode().alias("row"))["row"]
+        .sort()
+    )
+    return hashlib.sha256("\n".join(rows.to_list()).encode("utf-8")).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that can change a score (recorded in every manifest)."""
+    out = {}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

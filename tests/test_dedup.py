@@ -1,0 +1,416 @@
+"""dedup.exact and dedup.near, checked against datasketch and against exact Jaccard.
+
+The reference is the real datasketch 2.0: our MinHash signatures must equal its
+``MinHash`` value for value, our LSH candidates must equal what its ``MinHashLSH`` returns,
+and recall/precision on planted near-duplicates (English and Chinese) are measured
+against exact Jaccard computed independently with Python sets.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+from datasketch import MinHash, MinHashLSH
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from scipy.sparse import csr_matrix
+
+from dataforge.dedup.keys import key_text
+from dataforge.dedup.lsh import band_keys, candidate_pairs, estimated_jaccard, lsh_params
+from dataforge.dedup.minhash import input_hashes, signatures
+from dataforge.ops import make_op
+from dataforge.schemas import from_dicts, message
+from dataforge.text import cjk_share, nfkc, shingle_hashes, tokens
+
+HAN = [chr(c) for c in range(0x4E00, 0x4E00 + 1500)]
+WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "su", "ta", "ri", "vo") for b in range(120)]
+
+
+def _en(rng: random.Random, n: int) -> list[str]:
+    return [rng.choice(WORDS) for _ in range(n)]
+
+
+def _zh(rng: random.Random, n: int) -> list[str]:
+    return [rng.choice(HAN) for _ in range(n)]
+
+
+def _mutate(tokens: list[str], rate: float, rng: random.Random, pool: list[str]) -> list[str]:
+    return [rng.choice(pool) if rng.random() < rate else t for t in tokens]
+
+
+def _join(tokens: list[str], zh: bool) -> str:
+    return "".join(tokens) if zh else " ".join(tokens)
+
+
+def planted_corpus(seed: int = 7, bases: int = 120) -> tuple[list[str], list[int]]:
+    """Texts and their planted cluster ids: each base text plus 0-3 edited copies,
+    half English (word shingles), half Chinese (character shingles)."""
+    rng = random.Random(seed)
+    texts, cluster = [], []
+    for b in range(bases):
+        zh = b % 2 == 1
+        base = _zh(rng, rng.randint(60, 160)) if zh else _en(rng, rng.randint(40, 120))
+        pool = HAN if zh else WORDS
+        texts.append(_join(base, zh))
+        cluster.append(b)
+        for _ in range(rng.randint(0, 3)):
+            texts.append(_join(_mutate(base, rng.uniform(0.0, 0.06), rng, pool), zh))
+            cluster.append(b)
+    order = list(range(len(texts)))
+    rng.shuffle(order)
+    return [texts[i] for i in order], [cluster[i] for i in order]
+
+
+def python_shingles(text: str, n_words: int = 3, n_chars: int = 5) -> set[tuple[str, ...]]:
+    """Independent oracle for the test corpora: space-split words, or characters for Chinese."""
+    zh = bool(text) and "\u4e00" <= text[0] <= "\u9fff"
+    toks = list(text) if zh else text.split()
+    n = n_chars if zh else n_words
+    if len(toks) <= n:
+        return {tuple(toks)} if toks else set()
+    return {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+
+
+def exact_jaccard_pairs(texts: list[str], threshold: float) -> set[tuple[int, int]]:
+    """All pairs (i < j) whose exact shingle-set Jaccard is >= threshold (sparse X @ X.T)."""
+    sets = [python_shingles(t) for t in texts]
+    vocab: dict[tuple[str, ...], int] = {}
+    rows, cols = [], []
+    for i, s in enumerate(sets):
+        for g in s:
+            rows.append(i)
+            cols.append(vocab.setdefault(g, len(vocab)))
+    x = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sets), len(vocab)))
+    inter = (x @ x.T).tocoo()
+    size = np.array([len(s) for s in sets])
+    union = size[inter.row] + size[inter.col] - inter.data
+    keep = (inter.row < inter.col) & (inter.data / union >= threshold)
+    return set(zip(inter.row[keep].tolist(), inter.col[keep].tolist()))
+
+
+def _shingles(texts: list[str]):
+    return shingle_hashes(pl.Series(texts), ngram_words=3, ngram_chars=5)
+
+
+# -- the MinHash / LSH core against datasketch ----------------------------------------------------
+
+
+def test_shingles_equal_python_ngrams_en_zh_and_short():
+    rng = random.Random(1)
+    texts = [_join(_en(rng, 30), False), _join(_zh(rng, 40), True), "ka1 lo2", "一二", ""]
+    sh = _shingles(texts)
+    for d, text in enumerate(texts):
+        assert len(np.unique(sh.hashes[sh.doc == d])) == len(python_shingles(text))
+    assert sh.char_mode.tolist() == [False, True, False, True, False]
+    assert sh.counts()[4] == 0
+
+
+@pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 42)])
+def test_signatures_bit_identical_to_datasketch(num_perm, seed):
+    texts, _ = planted_corpus(seed=3, bases=20)
+    texts += ["", "我喜欢用Python写代码"]
+    sh = _shingles(texts)
+    sig = signatures(sh, num_perm=num_perm, seed=seed)
+    hv = input_hashes(sh)
+    for d in range(len(texts)):
+        ref = MinHash(num_perm=num_perm, seed=seed, hashfunc=lambda v: v)
+        ref.update_batch(hv[sh.doc == d].tolist())
+        assert np.array_equal(sig[d], ref.hashvalues), d
+    a, b = (MinHash(num_perm=num_perm, seed=seed, hashfunc=lambda v: v) for _ in range(2))
+    a.update_batch(hv[sh.doc == 0].tolist())
+    b.update_batch(hv[sh.doc == 1].tolist())
+    assert estimated_jaccard(sig, np.array([0]), sig, np.array([1]))[0] == a.jaccard(b)
+
+
+def test_lsh_params_are_datasketchs():
+    for threshold, weights in [(0.8, (0.5, 0.5)), (0.5, (0.3, 0.7)), (0.9, (0.5, 0.5))]:
+        ref = MinHashLSH(threshold=threshold, num_perm=128, weights=weights)
+        assert lsh_params(threshold, 128, weights) == (ref.b, ref.r)
+
+
+def test_candidate_pairs_equal_datasketch_lsh_queries():
+    texts, _ = planted_corpus(seed=5, bases=60)
+    sig = signatures(_shingles(texts))
+    bands, rows = lsh_params(0.8, 128)
+    ours = set(candidate_pairs(band_keys(sig, bands, rows)).iter_rows())
+    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    hashes = [MinHash(hashvalues=s, scheme="affine32") for s in sig]
+    for i, m in enumerate(hashes):
+        lsh.insert(i, m)
+    theirs = {(min(i, j), max(i, j)) for i, m in enumerate(hashes) for j in lsh.query(m) if i != j}
+    assert ours == theirs
+    assert len(ours) > 50
+
+
+def test_planted_recall_and_precision_against_exact_jaccard():
+    texts, _ = planted_corpus(seed=11, bases=150)
+    truth = exact_jaccard_pairs(texts, 0.8)
+    clear = exact_jaccard_pairs(texts, 0.9)
+    sig = signatures(_shingles(texts))
+    found = set(candidate_pairs(band_keys(sig, *lsh_params(0.8, 128))).iter_rows())
+    assert len(truth) > 100 and len(clear) > 50
+    # S-curve of datasketch's 9 bands x 13 rows: P(candidate) is 0.40 at J=0.8, 0.93 at
+    # J=0.9, 0.998 at J=0.95; planted copies spread over J in [0.7, 1].
+    recall = len(found & truth) / len(truth)
+    precision = len(found & truth) / len(found)
+    assert recall >= 0.8 and precision >= 0.8, (recall, precision)
+    assert len(found & clear) / len(clear) >= 0.93
+
+
+def test_minhash_estimates_jaccard_like_datasketch_default():
+    """Against datasketch's own SHA-1 hashing of the same shingles: same bias, same spread."""
+    ours, theirs = [], []
+    for seed in (1, 2):
+        texts, _ = planted_corpus(seed=seed, bases=150)
+        sets = [python_shingles(t) for t in texts]
+        sig = signatures(_shingles(texts))
+        refs = MinHash.bulk([[" ".join(g).encode() for g in s] for s in sets], num_perm=128)
+        for i, j in exact_jaccard_pairs(texts, 0.5):
+            exact = len(sets[i] & sets[j]) / len(sets[i] | sets[j])
+            ours.append(np.mean(sig[i] == sig[j]) - exact)
+            theirs.append(refs[i].jaccard(refs[j]) - exact)
+    assert len(ours) > 500
+    assert abs(np.mean(ours)) < 0.01 and abs(np.mean(theirs)) < 0.01
+    assert 0.85 < np.std(ours) / np.std(theirs) < 1.15
+
+
+# -- dedup.near --------------------------------------------------------------------------------
+
+
+def _records(texts: list[str], prefix: str = "r", **extra) -> pl.DataFrame:
+    return from_dicts(
+        {"id": f"{prefix}{i}", "messages": [message("user", t), message("assistant", "ok")], **extra}
+        for i, t in enumerate(texts)
+    )
+
+
+def test_near_dedup_rejects_planted_copies_en_and_zh():
+    texts, cluster = planted_corpus(seed=13, bases=80)
+    result = make_op("dedup.near")(_records(texts))
+    cluster_of = {f"r{i}": c for i, c in enumerate(cluster)}
+    rej = result.rejected
+    assert rej.height > 40
+    assert (rej["reason"] == "near_duplicate").all()
+    # every rejected record points at a kept record of its own planted cluster
+    kept_ids = set(result.kept["id"])
+    for rid, dup in rej.select("id", "duplicate_of").iter_rows():
+        assert dup in kept_ids and cluster_of[rid] == cluster_of[dup]
+    # no two kept records from one cluster are near-identical (>= 0.95 exact Jaccard)
+    kept_texts = [texts[int(i[1:])] for i in result.kept["id"]]
+    assert not exact_jaccard_pairs(kept_texts, 0.95)
+    zh_rejected = [texts[int(i[1:])] for i in rej["id"] if "\u4e00" <= texts[int(i[1:])][0] <= "\u9fff"]
+    assert 0 < len(zh_rejected) < rej.height  # both languages were deduplicated
+    assert rej["detail"].str.contains(r"^estimated Jaccard 0\.\d+|^estimated Jaccard 1\.0").all()
+
+
+def test_near_dedup_across_shards_equals_one_pass():
+    texts, _ = planted_corpus(seed=17, bases=60)
+    table = _records(texts)
+    whole = make_op("dedup.near")(table)
+    op = make_op("dedup.near")
+    first, second = op(table.head(90)), op(table.slice(90))
+    sharded_rejected = set(first.rejected["id"]) | set(second.rejected["id"])
+    assert sharded_rejected == set(whole.rejected["id"])
+    assert second.stats["duplicates_of_earlier_shards"] > 0
+    assert second.rejected["detail"].str.contains("earlier shard").any()
+    early = set(table.head(90)["id"])
+    cross = second.rejected.filter(pl.col("detail").str.contains("earlier shard"))
+    assert set(cross["duplicate_of"]) <= early
+
+
+def test_near_dedup_survivor_policies():
+    base = "ka1 lo2 mi3 ne4 su5 ta6 ri7 vo8 ka9 lo10 mi11 ne12 su13 ta14 ri15 vo16"
+    recs = [
+        {"id": "short", "messages": [message("user", base), message("assistant", "a")], "meta": {"score": 0.2}},
+        {"id": "long", "messages": [message("user", base), message("assistant", "a much longer answer")],
+         "meta": {"score": 0.1}},
+        {"id": "best", "messages": [message("user", base), message("assistant", "b")], "meta": {"score": 0.9}},
+        {"id": "other", "messages": [message("user", "completely different words here"), message("assistant", "c")]},
+    ]
+    table = from_dicts(recs)
+    for keep, survivor in [("first", "short"), ("longest", "long"), ("highest_score", "best")]:
+        op = make_op("dedup.near", {"key": "prompt", "keep": keep})
+        assert op.needs_full_table is (keep != "first")
+        result = op(table)
+        assert set(result.kept["id"]) == {survivor, "other"}, keep
+        assert set(result.rejected["duplicate_of"]) == {survivor}
+
+
+def test_near_dedup_prompt_key_and_preference_records_stay_whole():
+    q = "请 解释 一下 量子 计算 的 基本 原理 和 应用 场景"
+    recs = [
+        {"id": "p1", "messages": [message("user", q)], "chosen": [message("assistant", "答案一")],
+         "rejected": [message("assistant", "坏答案")]},
+        {"id": "p2", "messages": [message("user", q + "。")], "chosen": [message("assistant", "完全不同的答案")],
+         "rejected": [message("assistant", "另一个坏答案")]},
+    ]
+    result = make_op("dedup.near", {"key": "conversation"})(from_dicts(recs))
+    assert result.kept["id"].to_list() == ["p1"]
+    row = result.rejected.row(0, named=True)
+    assert row["duplicate_of"] == "p1"
+    assert row["chosen"][0]["content"] == "完全不同的答案" and row["rejected"][0]["content"] == "另一个坏答案"
+    # with the whole record as key, different answers keep both
+    assert make_op("dedup.near", {"key": "record"})(from_dicts(recs)).rejected.height == 0
+
+
+def test_near_dedup_verify_drops_dissimilar_candidates():
+    # Loose banding (32 bands x 4 rows) makes pairs at Jaccard ~0.5 collide often; with a
+    # 0.9 threshold, verify must unlink them while true copies stay linked.
+    rng = random.Random(23)
+    texts = []
+    for _ in range(12):
+        base = _en(rng, 60)
+        texts += [_join(base, False), _join(base[:40] + _en(rng, 20), False)]  # J ~ 0.5
+    texts.append(texts[0])  # one exact copy
+    params = {"threshold": 0.9, "bands": 32, "rows": 4}
+    plain = make_op("dedup.near", params)(_records(texts))
+    checked = make_op("dedup.near", {**params, "verify": True})(_records(texts))
+    assert plain.rejected.height > 1
+    assert checked.rejected["id"].to_list() == [f"r{len(texts) - 1}"]
+    assert checked.stats["verified_edges"] < checked.stats["candidate_edges"]
+    assert set(checked.rejected["id"]) <= set(plain.rejected["id"])
+
+
+def test_near_dedup_edge_cases():
+    op = make_op("dedup.near")
+    empty = op(_records([]))
+    assert empty.kept.height == 0 and empty.rejected.height == 0
+    tool_only = {"role": "assistant", "content": None,
+                 "tool_calls": [{"id": "x", "name": "f", "arguments": '{"a": 1}'}]}
+    recs = [
+        {"id": "blank1", "messages": [message("user", "   "), message("assistant", None)]},
+        {"id": "blank2", "messages": [message("user", ""), message("assistant", "")]},
+        {"id": "tool1", "messages": [message("user", "run f"), tool_only]},
+        {"id": "tool2", "messages": [message("user", "run f"), {**tool_only, "tool_calls": [
+            {"id": "y", "name": "f", "arguments": '{"a": 2}'}]}]},
+    ]
+    result = make_op("dedup.near", {"ngram_words": 1})(from_dicts(recs))
+    assert result.stats["skipped_no_text"] == 2  # nothing is not a duplicate of nothing
+    assert {"blank1", "blank2"} <= set(result.kept["id"])
+    assert result.kept.height + result.rejected.height == 4
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"bands": 4}, {"bands": 20, "rows": 10}, {"threshold": 1.5}, {"weights": (0.6, 0.6)},
+     {"key": "answer"}, {"keep": "random"}, {"nope": 1}],
+)
+def test_near_dedup_bad_config(params):
+    with pytest.raises(ValidationError):
+        make_op("dedup.near", params)
+
+
+def test_near_dedup_explicit_bands_rows():
+    op = make_op("dedup.near", {"bands": 16, "rows": 8})
+    assert (op.bands, op.rows) == (16, 8)
+    assert op(_records(["a b c d", "a b c d"])).rejected.height == 1
+
+
+# -- dedup.exact -------------------------------------------------------------------------------
+
+
+def test_exact_dedup_normalizes_case_width_and_spacing():
+    recs = [
+        {"id": "a", "messages": [message("user", "What is  AI?"), message("assistant", "A field.")]},
+        {"id": "b", "messages": [message("user", "what is ai?"), message("assistant", "a field.")]},
+        {"id": "c", "messages": [message("user", "ＷＨＡＴ　is ai?"), message("assistant", "A  field.")]},
+        {"id": "d", "messages": [message("user", "什么是人工智能？"), message("assistant", "一个领域。")]},
+        {"id": "e", "messages": [message("user", "什么是人工智能?"), message("assistant", "一个  领域。")]},
+        {"id": "f", "messages": [message("user", "What is AI"), message("assistant", "A field")]},
+    ]
+    result = make_op("dedup.exact")(from_dicts(recs))
+    assert result.kept["id"].to_list() == ["a", "d", "f"]
+    assert dict(result.rejected.select("id", "duplicate_of").iter_rows()) == {"b": "a", "c": "a", "e": "d"}
+    assert (result.rejected["reason"] == "exact_duplicate").all()
+    stripped = make_op("dedup.exact", {"strip_punctuation": True})(from_dicts(recs))
+    assert stripped.kept["id"].to_list() == ["a", "d"]
+
+
+def test_exact_dedup_prompt_key_collapses_different_answers():
+    recs = [
+        {"id": "a", "messages": [message("system", "S1"), message("user", "Q"), message("assistant", "A1")]},
+        {"id": "b", "messages": [message("system", "S2"), message("user", "Q"), message("assistant", "A2")]},
+    ]
+    assert make_op("dedup.exact", {"key": "prompt"})(from_dicts(recs)).rejected["id"].to_list() == ["b"]
+    assert make_op("dedup.exact", {"key": "conversation"})(from_dicts(recs)).rejected.height == 0
+    assert make_op("dedup.exact", {"key": "prompt", "include_system": True})(from_dicts(recs)).rejected.height == 0
+
+
+def test_exact_dedup_across_shards_and_tool_arguments():
+    call = lambda args: {"role": "assistant", "content": None,  # noqa: E731
+                         "tool_calls": [{"id": "id-" + args, "name": "f", "arguments": args}]}
+    recs = [
+        {"id": "x1", "messages": [message("user", "go"), call('{"a": 1}')]},
+        {"id": "x2", "messages": [message("user", "go"), call('{"a": 2}')]},
+    ]
+    op = make_op("dedup.exact")
+    assert op(from_dicts(recs)).rejected.height == 0  # different arguments, not duplicates
+    again = op(from_dicts([{**r, "id": r["id"] + "-copy"} for r in recs]))
+    assert dict(again.rejected.select("id", "duplicate_of").iter_rows()) == {"x1-copy": "x1", "x2-copy": "x2"}
+    assert again.stats["duplicates_of_earlier_shards"] == 2
+    assert again.rejected["detail"].str.contains("earlier shard").all()
+
+
+def test_exact_dedup_edge_cases():
+    op = make_op("dedup.exact")
+    assert op(from_dicts([])).kept.height == 0
+    recs = [{"id": f"e{i}", "messages": [message("user", None), message("assistant", " ")]} for i in range(3)]
+    result = op(from_dicts(recs))
+    assert result.kept.height == 3 and result.stats["skipped_no_text"] == 3
+    with pytest.raises(ValidationError):
+        make_op("dedup.exact", {"key": "answers"})
+
+
+# -- invariants --------------------------------------------------------------------------------
+
+_texts = st.lists(
+    st.sampled_from(["ka1 lo2 mi3", "ka1 lo2 mi3 ne4", "量子计算原理", "量子计算原理。", "", "  ", "x"]),
+    min_size=0, max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts, st.sampled_from(["dedup.exact", "dedup.near"]), st.sampled_from(["prompt", "conversation", "record"]))
+def test_rows_in_equal_kept_plus_rejected(texts, op_name, key):
+    table = _records(texts)
+    result = make_op(op_name, {"key": key})(table)
+    assert result.kept.height + result.rejected.height == table.height
+    assert set(result.kept["id"]) | set(result.rejected["id"]) == set(table["id"])
+    assert set(result.rejected["duplicate_of"]) <= set(result.kept["id"])
+    again = make_op(op_name, {"key": key})(result.kept)
+    assert again.rejected.height == 0  # what survives dedup has no duplicates left
+
+
+def test_key_text_modes():
+    rec = from_dicts([{
+        "messages": [message("system", "S"), message("user", "Q"), message("assistant", "A")],
+        "chosen": [message("assistant", "C")], "rejected": [message("assistant", "R")],
+        "meta": json.dumps({"k": 1}),
+    }])
+    texts = {m: rec.select(key_text(m)).item() for m in ("prompt", "conversation", "record")}
+    assert texts["prompt"] == "Q"
+    assert texts["conversation"] == "Q\nA"
+    assert "C" in texts["record"] and "R" in texts["record"] and "S" not in texts["record"]
+    assert rec.select(key_text("prompt", include_system=True)).item() == "S\nQ"
+
+
+# -- text utilities the dedup path rests on -------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aZ 9你好，。ＡＢﬁ①\u0301e\u00a8カﾀ\u3000")), max_size=12), max_size=10))
+def test_fast_nfkc_equals_polars_nfkc(texts):
+    series = pl.Series(texts + [None], dtype=pl.String)
+    assert nfkc(series).to_list() == series.str.normalize("NFKC").to_list()
+
+
+def test_cjk_share_and_tokens():
+    frame = pl.DataFrame({"t": ["用Python写代码", "hello world", "", None, "日本語のテキスト"]})
+    share = frame.select(cjk_share(pl.col("t"))).to_series().to_list()
+    assert share[:3] == [4 / 5, 0.0, 0.0] and share[4] == 1.0
+    assert frame.select(tokens(pl.col("t"))).to_series()[0].to_list() == ["用", "Python", "写", "代", "码"]

@@ -1,0 +1,68 @@
+"""bleu: equal to sacrebleu called directly, with the tokenizer picked by language."""
+
+from __future__ import annotations
+
+import pytest
+from sacrebleu.metrics import BLEU
+
+from evalkit.metrics import MetricInputs, get_metric
+
+EN_HYPS = ["The cat sat on the mat.", "A dog ran in the park!", "Hello", "Completely unrelated words"]
+EN_REFS = ["The cat is sitting on the mat.", "A dog was running in the park.", "Hello there", "Nothing here"]
+ZH_HYPS = ["猫坐在垫子上。", "今天天气很好，我们去公园吧。", "你好", "我用Python写代码"]
+ZH_REFS = ["猫坐在了垫子上。", "今天天气不错，我们去公园。", "你好啊", "我用Python编写代码"]
+
+
+def sacrebleu_direct(hyps, refs, tokenize):
+    corpus = BLEU(tokenize=tokenize)
+    sentence = BLEU(tokenize=tokenize, effective_order=True)
+    return (
+        corpus.corpus_score(hyps, [refs]).score,
+        [sentence.sentence_score(h, [r]).score for h, r in zip(hyps, refs)],
+        corpus.get_signature().format(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("hyps", "refs", "tokenize"), [(EN_HYPS, EN_REFS, "13a"), (ZH_HYPS, ZH_REFS, "zh")]
+)
+def test_bleu_equals_sacrebleu_with_auto_tokenizer(hyps, refs, tokenize):
+    result = get_metric("bleu")(MetricInputs(predictions=hyps, references=refs))
+    score, per_example, sig = sacrebleu_direct(hyps, refs, tokenize)
+    assert result.score == score
+    assert result.per_example == per_example
+    assert result.signature == sig and f"tok:{tokenize}" in sig
+    assert "eff:yes" in result.extra["sentence_signature"]
+
+
+def test_chinese_needs_zh_tokenization_and_overrides_work():
+    inputs = MetricInputs(predictions=ZH_HYPS, references=ZH_REFS)
+    zh = get_metric("bleu")(inputs)
+    as_english = get_metric("bleu")(inputs, lang="en")
+    assert as_english.score == sacrebleu_direct(ZH_HYPS, ZH_REFS, "13a")[0]
+    assert as_english.score < zh.score  # 13a sees each Chinese sentence as one "word"
+    char = get_metric("bleu")(inputs, tokenize="char")
+    assert char.score == sacrebleu_direct(ZH_HYPS, ZH_REFS, "char")[0]
+    shouted = MetricInputs(predictions=["THE CAT SAT ON THE MAT"], references=["the cat sat on the mat"])
+    lower = get_metric("bleu")(shouted, lowercase=True)
+    assert lower.score == pytest.approx(100.0) and "case:lc" in lower.signature
+
+
+def test_rows_without_reference_are_left_out():
+    result = get_metric("bleu")(MetricInputs(predictions=EN_HYPS[:3], references=[EN_REFS[0], None, EN_REFS[2]]))
+    score, per_example, _ = sacrebleu_direct([EN_HYPS[0], EN_HYPS[2]], [EN_REFS[0], EN_REFS[2]], "13a")
+    assert result.score == score
+    assert result.per_example == [per_example[0], None, per_example[1]]
+    with pytest.raises(ValueError, match="no row has a reference"):
+        get_metric("bleu")(MetricInputs(predictions=["a"], references=[None]))
+
+
+def test_bleu_edge_cases():
+    perfect = get_metric("bleu")(MetricInputs(predictions=EN_REFS, references=EN_REFS))
+    assert perfect.score == pytest.approx(100.0)
+    empty = get_metric("bleu")(MetricInputs(predictions=["", ""], references=["a b", "c d"]))
+    assert empty.score == 0.0 and empty.per_example == [0.0, 0.0]
+    with pytest.raises(ValueError, match="needs references"):
+        get_metric("bleu")(MetricInputs(predictions=["a"]))
+    with pytest.raises(ValueError, match="2 references"):
+        get_metric("bleu")(MetricInputs(predictions=["a"], references=["a", "b"]))

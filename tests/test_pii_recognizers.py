@@ -1,0 +1,229 @@
+"""Recognizers of pii.mask on the real presidio AnalyzerEngine (no mocks, no model).
+
+Every entity is checked in English and in Chinese text, through presidio's analyzer and
+through the fast path; check digits (Luhn, GB 11643) decide what is flagged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dataforge.pii.checksums import cn_id_check_char, cn_id_valid, luhn_complete, luhn_valid
+from dataforge.pii.cjk import cjk_aware
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from dataforge.pii.engine import build_setup
+
+    return build_setup()
+
+
+@pytest.fixture(scope="module")
+def find(setup):
+    """text -> {(entity, matched text)} from presidio's AnalyzerEngine and from the fast
+    path; asserts both agree, so every test below checks both engines."""
+    import polars as pl
+
+    from dataforge.pii.engine import text_languages
+    from dataforge.pii.entities import PATTERN_ENTITIES
+    from dataforge.pii.fast import FastAnalyzer
+
+    entities = {lang: [e for e in PATTERN_ENTITIES if e in setup.supported(lang)]
+                for lang in ("en", "zh")}
+    fast = FastAnalyzer(setup, entities)
+
+    def run(text: str) -> set[tuple[str, str]]:
+        series = pl.Series([text])
+        lang = text_languages(series)[0]
+        slow = {(r.entity_type, text[r.start:r.end])
+                for r in setup.analyzer.analyze(text, lang, entities=entities[lang])}
+        found = fast.analyze(series, text_languages(series))
+        quick = {(e, text[s:t]) for s, t, e in found.select("start", "end", "entity_type").rows()}
+        assert quick == slow, text
+        return slow
+
+    return run
+
+
+# -- check digits ----------------------------------------------------------------------
+
+
+def test_luhn_accepts_known_cards_and_rejects_any_single_digit_change():
+    for number in ["4111111111111111", "5500005555555559", "378282246310005", "6011111111111117"]:
+        assert luhn_valid(number)
+        for pos in range(len(number)):
+            for d in "0123456789":
+                if d != number[pos]:
+                    assert not luhn_valid(number[:pos] + d + number[pos + 1:])
+
+
+def test_luhn_folds_full_width_digits_and_separators():
+    assert luhn_valid("４１１１ １１１１ １１１１ １１１１")
+    assert luhn_valid("4111-1111-1111-1111")
+    assert not luhn_valid("")
+
+
+def test_luhn_complete_makes_valid_numbers():
+    for body in ["411111111111111", "62220212345678901", "123"]:
+        full = luhn_complete(body)
+        assert full.startswith(body) and len(full) == len(body) + 1 and luhn_valid(full)
+
+
+def test_cn_id_checksum_birth_date_and_province():
+    assert cn_id_valid("11010519491231002X")  # the GB 11643 example number
+    assert cn_id_valid("11010519491231002x")
+    assert cn_id_valid("１１０１０５１９４９１２３１００２Ｘ")
+    for wrong in "0123456789":
+        assert not cn_id_valid("11010519491231002" + wrong)
+    body = "11010519490230002"  # 30 February: right check char, impossible date
+    assert not cn_id_valid(body + cn_id_check_char(body))
+    body = "99010519491231002"  # no province 99
+    assert not cn_id_valid(body + cn_id_check_char(body))
+    future = (dt.date.today() + dt.timedelta(days=400)).strftime("%Y%m%d")
+    body = "110105" + future + "002"
+    assert not cn_id_valid(body + cn_id_check_char(body))
+    body = "440305200001015678"[:17]
+    assert cn_id_valid(body + cn_id_check_char(body))
+    assert not cn_id_valid("1101051949123100")  # too short
+
+
+# -- CJK-aware boundaries ----------------------------------------------------------------
+
+_LATIN = st.text(
+    alphabet=st.sampled_from(list("abcxyzABCXé0123456789@.-_:+/ '\"%!#&*=?^`{|}~\n")),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LATIN)
+def test_cjk_aware_patterns_match_like_presidio_on_text_without_cjk(text):
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer, EmailRecognizer, IpRecognizer,
+    )
+
+    flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+    for cls in (EmailRecognizer, CreditCardRecognizer, IpRecognizer):
+        for p in cls.PATTERNS:
+            ours = [m.span() for m in regex.finditer(cjk_aware(p.regex), text, flags=flags)]
+            theirs = [m.span() for m in regex.finditer(p.regex, text, flags=flags)]
+            assert ours == theirs, (p.name, text)
+
+
+def test_cjk_aware_rewrites_classes_and_refuses_what_it_cannot():
+    assert regex.fullmatch(cjk_aware(r"[:\w]+"), "ab:c")
+    assert not regex.search(cjk_aware(r"\w"), "邮箱")
+    assert regex.search(cjk_aware(r"\bab\b"), "邮箱ab电话")
+    assert not regex.search(r"\bab\b", "邮箱ab电话")  # why the rewrite exists
+    with pytest.raises(ValueError):
+        cjk_aware(r"[^\w]")
+    with pytest.raises(ValueError):
+        cjk_aware(r"\Bx")
+
+
+# -- entities, English and Chinese ---------------------------------------------------
+
+
+def test_email_in_english_and_chinese(find):
+    assert ("EMAIL_ADDRESS", "john.smith@example.com") in find("Mail john.smith@example.com now.")
+    zh = find("请联系邮箱zhangwei@example.cn或者lisi@corp.example.com，谢谢")
+    assert ("EMAIL_ADDRESS", "zhangwei@example.cn") in zh
+    assert ("EMAIL_ADDRESS", "lisi@corp.example.com") in zh
+    assert not any(e == "EMAIL_ADDRESS" and "邮" in v for e, v in zh)
+
+
+def test_presidio_stock_email_swallows_chinese_which_the_zh_setup_fixes(setup):
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    text = "邮箱zhangwei@example.cn"
+    stock = [text[r.start:r.end] for r in EmailRecognizer().analyze(text, ["EMAIL_ADDRESS"])]
+    assert stock == ["邮箱zhangwei@example.cn"]
+    ours = setup.analyzer.analyze(text, "zh", entities=["EMAIL_ADDRESS"])
+    assert [text[r.start:r.end] for r in ours] == ["zhangwei@example.cn"]
+
+
+def test_phone_numbers_in_english_and_chinese(find):
+    en = find("Call (212) 555-0187, +44 20 7946 0958 or 020 7946 0958 before 5.")
+    for value in ["(212) 555-0187", "+44 20 7946 0958", "020 7946 0958"]:
+        assert ("PHONE_NUMBER", value) in en
+    zh = find("座机010-65529988，国外同事+1 415 555 2671。")
+    assert ("PHONE_NUMBER", "010-65529988") in zh
+    assert ("PHONE_NUMBER", "+1 415 555 2671") in zh
+
+
+def test_dates_ips_versions_and_cards_are_not_phones(find):
+    found = find("On 2024-03-18 10:30 version 2.4.1 hit 192.168.100.200; card 4111 1111 1111 1112.")
+    assert not any(e == "PHONE_NUMBER" for e, _ in found)
+
+
+def test_chinese_mobile_formats_and_full_width_digits(find):
+    text = "手机13800138000，或138 0013 8000，或+86-138-0013-8000，或１３９１２３４５６７８。"
+    found = {v for e, v in find(text) if e == "CN_MOBILE"}
+    assert found == {"13800138000", "138 0013 8000", "+86-138-0013-8000", "１３９１２３４５６７８"}
+    assert ("CN_MOBILE", "13800138000") in find("My number in China is 13800138000.")
+    assert not any(e == "CN_MOBILE" for e, _ in find("订单号1238001380001234"))  # inside a longer run
+
+
+def test_chinese_id_checksum_decides(find):
+    body = "44030519900307123"
+    check = cn_id_check_char(body)
+    good, bad = body + check, body + str((int(check.replace("X", "10")) + 1) % 10)
+    assert ("CN_ID_CARD", good) in find(f"身份证号{good}，请核对。")
+    assert ("CN_ID_CARD", good) in find(f"Passenger ID {good}.")
+    assert not any(e == "CN_ID_CARD" for e, _ in find(f"身份证号{bad}，请核对。"))
+    assert ("CN_ID_CARD", "11010519491231002X") in find("身份证：11010519491231002X")
+
+
+def test_bank_and_credit_cards_need_luhn(find):
+    unionpay19 = luhn_complete("621700" + "123456789012")
+    grouped = " ".join(luhn_complete("622202" + "123456789")[i:i + 4] for i in range(0, 16, 4))
+    bad = unionpay19[:-1] + str((int(unionpay19[-1]) + 1) % 10)
+    zh = find(f"退款到银行卡{unionpay19}，或储蓄卡{grouped}；错的卡号{bad}。")
+    assert ("CN_BANK_CARD", unionpay19) in zh
+    assert ("CN_BANK_CARD", grouped) in zh
+    assert not any(bad in v for _, v in zh)
+    assert ("CN_BANK_CARD", unionpay19) in find(f"Refund to UnionPay {unionpay19} please.")
+    en = find("Visa 4111 1111 1111 1111 is fine, 4111 1111 1111 1112 is not.")
+    assert ("CREDIT_CARD", "4111 1111 1111 1111") in en
+    assert not any("1112" in v for _, v in en)
+    assert ("CREDIT_CARD", "4111111111111111") in find("信用卡4111111111111111已冻结")
+
+
+def test_luhn_invalid_numbers_are_never_flagged_in_any_format(find):
+    for body in ["411111111111111", "550000555555555", "622202123456789012"]:
+        valid = luhn_complete(body)
+        number = body + str((int(valid[-1]) + 1) % 10)
+        assert not luhn_valid(number)
+        for text in [f"card {number} thanks", f"卡号{number}。",
+                     "card " + " ".join(number[i:i + 4] for i in range(0, len(number), 4))]:
+            assert find(text) == set(), text
+
+
+def test_ip_url_iban_in_english_and_chinese(find):
+    en = find("Host 10.0.0.12 and 2001:db8::8a2e:370:7334 serve https://www.example.com/a to "
+              "pay DE89 3704 0044 0532 0130 00.")
+    assert {("IP_ADDRESS", "10.0.0.12"), ("IP_ADDRESS", "2001:db8::8a2e:370:7334"),
+            ("URL", "https://www.example.com/a"),
+            ("IBAN_CODE", "DE89 3704 0044 0532 0130 00")} <= en
+    zh = find("服务器IP是192.168.1.1，访问www.example.cn了解，汇款到DE89370400440532013000。")
+    assert {("IP_ADDRESS", "192.168.1.1"), ("URL", "www.example.cn"),
+            ("IBAN_CODE", "DE89370400440532013000")} <= zh
+    assert not any(e == "IBAN_CODE" for e, _ in find("IBAN DE89 3704 0044 0532 0130 01"))
+
+
+def test_phone_regions_are_validated(setup):
+    from dataforge.pii.phone import PhoneNumberRecognizer
+
+    with pytest.raises(ValueError):
+        PhoneNumberRecognizer(regions=["XX"])
+    us_only = PhoneNumberRecognizer(regions=["US"])
+    text = "London 020 7946 0958, New York (212) 555-0187"
+    assert [text[r.start:r.end] for r in us_only.analyze(text, [])] == ["(212) 555-0187"]
