@@ -51,6 +51,10 @@ def test_broken_lines_report_and_rejected_file(tmp_path: Path) -> None:
     assert "9 rows in, 3 written, 6 rejected" in res.output
     for reason in ("invalid_json", "unknown_role", "wrong_type", "role_order", "invalid_tool_call", "empty_turn"):
         assert reason in res.output
+    # each rejection is printed compiler-style: file:line: field: reason: detail
+    assert "broken_lines.jsonl:2: invalid_json:" in res.output
+    assert "broken_lines.jsonl:3: conversations[1].from: unknown_role:" in res.output
+    assert "broken_lines.jsonl:4: conversations[1].value: wrong_type:" in res.output
     rejected = pl.read_parquet(tmp_path / "clean.rejected.parquet")
     assert rejected["source_row"].to_list() == [2, 3, 4, 6, 7, 8]
     assert rejected["raw"].null_count() == 0

@@ -66,3 +66,15 @@ def test_bleu_edge_cases():
         get_metric("bleu")(MetricInputs(predictions=["a"]))
     with pytest.raises(ValueError, match="2 references"):
         get_metric("bleu")(MetricInputs(predictions=["a"], references=["a", "b"]))
+
+
+def test_auto_language_comes_from_the_references_not_the_predictions():
+    """Two runs on one eval set must get one tokenizer, whatever each model answered."""
+    refs = ["北京是中国的首都。", "水在一百度沸腾。"]
+    chinese = get_metric("bleu")(MetricInputs(predictions=["北京是首都。", "水一百度沸腾。"], references=refs))
+    english = get_metric("bleu")(MetricInputs(predictions=["Beijing is the capital.", "Water boils."], references=refs))
+    assert "tok:zh" in chinese.signature and "tok:zh" in english.signature
+    for name in ("distinct", "self_bleu"):
+        a = get_metric(name)(MetricInputs(predictions=["北京是首都", "水沸腾了"], references=refs))
+        b = get_metric(name)(MetricInputs(predictions=["Beijing is it", "water boils"], references=refs))
+        assert a.signature == b.signature

@@ -38,11 +38,13 @@ def rejected_path(out: Path) -> Path:
 class RejectedSink:
     """Streams rejected shards into one Parquet file, written atomically at the end."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep_examples: int = 10) -> None:
         from ..formats.writers import AtomicFile
 
         self.path = path
         self.count = 0
+        self.keep_examples = keep_examples
+        self.examples: list[dict[str, Any]] = []  # the first rejections, to show on screen
         self._file: Any = None
         self._writer: pq.ParquetWriter | None = None
         self._atomic = AtomicFile
@@ -50,6 +52,10 @@ class RejectedSink:
     def write(self, df: pl.DataFrame) -> None:
         if not df.height:
             return
+        room = self.keep_examples - len(self.examples)
+        if room > 0:
+            cols = ["source_file", "source_row", "field", "reason", "detail"]
+            self.examples.extend(df.head(room).select(cols).to_dicts())
         table = df.to_arrow()
         if self._writer is None:
             self._file = self._atomic(self.path)
@@ -69,6 +75,15 @@ class RejectedSink:
         if self._writer is not None:
             self._writer.close()
             self._file.discard()
+
+
+def format_location(rej: dict[str, Any]) -> str:
+    """``file:line: field: reason: detail``, the way compilers point at a problem."""
+    where = Path(rej["source_file"]).name if rej.get("source_file") else "?"
+    if rej.get("source_row") is not None:
+        where += f":{rej['source_row']}"
+    field = f" {rej['field']}:" if rej.get("field") else ""
+    return f"{where}:{field} {rej['reason']}: {rej.get('detail') or ''}".rstrip(": ")
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -102,6 +117,7 @@ def convert(
     strict: bool = typer.Option(False, "--strict", help="fail at the first rejected row"),
     option: list[str] = typer.Option([], "--option", "-o", help="writer option KEY=VALUE (style=standard, system=turn, name=..., formatting=alpaca, include_source=true)"),
     shard_rows: int = typer.Option(50_000, help="rows per shard (memory bound)"),
+    show_rejected: int = typer.Option(10, "--show-rejected", help="print this many rejected rows with their location"),
 ) -> None:
     """Convert a dataset between formats, streaming; bad rows go to <out>.rejected.parquet."""
     from ..formats.api import FormatError, iter_load, merge_stats, open_writer
@@ -109,7 +125,7 @@ def convert(
     opts = _options(option)
     if to == "llamafactory":
         opts.setdefault("name", src.name.split(".")[0])
-    sink = RejectedSink(rejected_path(out))
+    sink = RejectedSink(rejected_path(out), keep_examples=show_rejected)
     stats: list[dict[str, Any]] = []
     detected = ""
     try:
@@ -146,7 +162,11 @@ def convert(
     )
     if total["rejected"]:
         console.print(reasons_table(total["reasons"], "rejected rows by reason"))
-        console.print(f"rejected rows with file/line/field/detail: {escape(str(sink.path))}")
+        for ex in sink.examples:
+            console.print(escape(format_location(ex)))
+        if total["rejected"] > len(sink.examples):
+            console.print(f"... {total['rejected'] - len(sink.examples)} more")
+        console.print(f"all rejected rows with file/line/field/detail/raw text: {escape(str(sink.path))}")
     if total["ignored_fields"]:
         console.print(f"[yellow]note:[/yellow] nested keys not read: {', '.join(total['ignored_fields'])}")
 

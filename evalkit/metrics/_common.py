@@ -64,3 +64,20 @@ def mean(values: Sequence[float | None]) -> float:
     """Mean over the non-None values (NaN when there are none)."""
     kept = [v for v in values if v is not None]
     return sum(kept) / len(kept) if kept else float("nan")
+
+
+def corpus_lang(lang: str, inputs: MetricInputs) -> str:
+    """Resolve ``lang`` for a metric, detecting ``auto`` from the *eval data*.
+
+    The language is read from the references (else the prompts), which are the same for
+    every run on one eval set, and only from the predictions when neither exists. Detecting
+    it from predictions would let two models on the same data get different tokenizers,
+    and their scores could no longer be compared.
+    """
+    from ..text import resolve_lang
+
+    for column in (inputs.references, inputs.prompts, inputs.predictions):
+        texts = [t for t in (column or []) if t]
+        if texts:
+            return resolve_lang(lang, texts)
+    return resolve_lang(lang, [])

@@ -2,7 +2,8 @@
 
 sacrebleu's default ``13a`` tokenizer leaves a Chinese sentence as one or two "words", so
 BLEU on Chinese is near zero whatever the output; ``zh`` splits CJK characters. The language
-is detected once per corpus (``evalkit.text.detect_lang`` over predictions and references)
+is detected once per corpus (``evalkit.text.detect_lang`` over the references, so every run
+on one eval set uses the same tokenizer)
 unless ``lang`` or ``tokenize`` is given. The stored signature is sacrebleu's own, so a
 score can be reproduced with the sacrebleu CLI.
 
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 from sacrebleu.metrics import BLEU
 
-from ..text import TOKENIZER_NAME, resolve_lang
-from ._common import scatter, with_references
+from ..text import TOKENIZER_NAME
+from ._common import corpus_lang, scatter, with_references
 from .base import MetricInputs, MetricResult, register_metric
 
 
@@ -39,7 +40,7 @@ def bleu(
     if not rows:
         raise ValueError("bleu: no row has a reference")
     if tokenize == "auto":
-        tokenize = TOKENIZER_NAME[resolve_lang(lang, hyps + refs)]
+        tokenize = TOKENIZER_NAME[corpus_lang(lang, inputs)]
     options = dict(tokenize=tokenize, lowercase=lowercase, smooth_method=smooth_method)
     corpus = BLEU(**options)
     sentence = BLEU(**options, effective_order=True)

@@ -28,8 +28,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..text import TOKENIZER_NAME, TokenIds, encode, resolve_lang
-from ._common import signature, version
+from ..text import TOKENIZER_NAME, TokenIds, encode
+from ._common import corpus_lang, signature, version
 from .base import MetricInputs, MetricResult, register_metric
 
 #: nltk SmoothingFunction().epsilon, used by method1.
@@ -73,7 +73,7 @@ def distinct(inputs: MetricInputs, *, n: int = 2, lang: str = "auto") -> MetricR
     if n < 1:
         raise ValueError("distinct: n must be >= 1")
     texts = list(inputs.predictions)
-    code = resolve_lang(lang, texts)
+    code = corpus_lang(lang, inputs)
     tokens = encode(texts, code)
     scores: dict[str, float] = {}
     per_example: list[float | None] = []
@@ -167,7 +167,7 @@ def self_bleu(
     if sample is not None and sample < len(texts):
         chosen = np.sort(np.random.default_rng(seed).choice(len(texts), sample, replace=False))
     subset = [texts[i] for i in chosen]
-    code = resolve_lang(lang, subset)
+    code = corpus_lang(lang, inputs)
     scores = self_bleu_scores(encode(subset, code), max_n)
     per_example: list[float | None] = [None] * len(texts)
     for i, value in zip(chosen, scores):
