@@ -86,11 +86,6 @@ def test_messy_sample_keeps_exactly_the_clean_rows(messy_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="pii.mask false positives on code: `items[::-1]` -> `items[<IP>-1]` (IPv6 '::'), "
-    "`items.reverse()` -> `<URL>verse()` ('.re' TLD); drop this marker once fixed",
-)
 def test_messy_sample_leaves_clean_rows_untouched(messy_run):
     out, _ = messy_run
     kept = pl.read_parquet(out)

@@ -142,6 +142,43 @@ def test_any_concatenation_of_cases_identical(engines, pieces):
     _compare(engines, ["".join(pieces)])
 
 
+#: Code that presidio's stock IP/URL patterns read as addresses, and addresses next to it.
+CODE_CASES = [
+    "Use slicing, `items[::-1]`, or call `items.reverse()` to reverse the list in place.",
+    "self.assertEqual(a, b); os.path.join(root, name); np.random.seed(0); xs[1::2]; a::b",
+    "std::vector<int> v; f :: Int -> Int; 12:30:45; 00:1a:2b:3c:4d:5e; df.at[0]; app.run()",
+    "代码items[::-1]和items.reverse()，用self.assertEqual断言，module.py里xs[::2]",
+]
+ADDRESS_CASES = [
+    "2001:db8::1, ::1, fe80::1%eth0, [::1]:8080, listen [::]:80, ::/0, ff02::1",
+    "example.com, docs.python.org/3/, baidu.com, example.cn, 'example.co.uk', t.me/x",
+    "服务器2001:db8::1，访问baidu.com或example.cn查看",
+]
+
+
+def test_code_identical_findings_and_no_ip_or_url(engines):
+    findings, _ = _compare(engines, CODE_CASES)
+    assert not set(findings["entity_type"]) & {"IP_ADDRESS", "URL"}
+    findings, _ = _compare(engines, ADDRESS_CASES)
+    assert (findings["entity_type"] == "IP_ADDRESS").sum() == 8
+    assert (findings["entity_type"] == "URL").sum() >= 8
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(CODE_CASES + ADDRESS_CASES + _ZH_FILLER + _EN_FILLER),
+                min_size=1, max_size=4))
+def test_any_concatenation_of_code_and_addresses_identical(engines, pieces):
+    _compare(engines, ["".join(pieces)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcdefiomnrstwxyzCIO0189:.[]()/_-%'\" 邮箱")),
+               max_size=30))
+def test_address_like_noise_identical(engines, text):
+    """Gates of the IP/URL patterns are necessary conditions: no match is ever skipped."""
+    _compare(engines, [text])
+
+
 def test_replacement_equals_presidio_anonymizer_placeholders(engines):
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import ConflictResolutionStrategy, OperatorConfig

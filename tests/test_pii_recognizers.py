@@ -118,6 +118,24 @@ def test_cjk_aware_patterns_match_like_presidio_on_text_without_cjk(text):
             assert ours == theirs, (p.name, text)
 
 
+_NETISH = st.text(
+    alphabet=st.sampled_from(list("abcdefimorstwxyzABCFIOX0123456789:.[]()/_-@%'\" \n,;")),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NETISH)
+def test_cjk_aware_ip_and_url_patterns_match_ours_on_text_without_cjk(text):
+    from dataforge.pii.recognizers_net import IP_PATTERNS, URL_PATTERNS
+
+    flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+    for p in IP_PATTERNS + URL_PATTERNS:
+        ours = [m.span() for m in regex.finditer(cjk_aware(p.regex), text, flags=flags)]
+        theirs = [m.span() for m in regex.finditer(p.regex, text, flags=flags)]
+        assert ours == theirs, (p.name, text)
+
+
 def test_cjk_aware_rewrites_classes_and_refuses_what_it_cannot():
     assert regex.fullmatch(cjk_aware(r"[:\w]+"), "ab:c")
     assert not regex.search(cjk_aware(r"\w"), "邮箱")
@@ -227,3 +245,79 @@ def test_phone_regions_are_validated(setup):
     us_only = PhoneNumberRecognizer(regions=["US"])
     text = "London 020 7946 0958, New York (212) 555-0187"
     assert [text[r.start:r.end] for r in us_only.analyze(text, [])] == ["(212) 555-0187"]
+
+
+# -- code and prose are not addresses ---------------------------------------------------
+
+#: Code and prose that presidio's stock IP/URL patterns flag (``items[<IP>-1]``,
+#: ``<URL>verse()``): none of it may come out as IP_ADDRESS or URL.
+NOT_ADDRESSES = [
+    "Use slicing, `items[::-1]`, to get a reversed copy, or call `items.reverse()` to "
+    "reverse the list in place.",
+    "self.assertEqual(a, b); os.path.join(root, name); np.random.seed(0)",
+    "evens = xs[::2]; odds = xs[1::2]; tail = xs[10::]; grid[:, ::2]; copy = xs[::]",
+    "a::b; std::vector<int> v; std::cout << x; Face::Add; Abc::Def; dead::beef;",
+    "f :: Int -> Int\nmain :: IO ()",
+    "At 12:30:45 the MAC 00:1a:2b:3c:4d:5e came up; 03:12 again.",
+    "x.is_valid; torch.cuda.is_available(); tf.io.gfile.exists(p); df.at[0, 'a']",
+    "app.run(debug=True); model.to(device); item.at(0); data.info(); logging.info('x')",
+    "user.name = obj.id; self.ai = Player(); dtype=np.int; x = s.re",
+    "Edit setup.py, config.md, MANIFEST.in, run.sh and main.rs; see d['user.name'].",
+    "using System.Net; using System.IO; ASP.NET Core; import scipy.io as sio",
+    "I did it.It was fine, e.g. this. Node.js and Vue.js, version 2.4.1.",
+    "代码items[::-1]会返回反转的副本，items.reverse()原地反转，self.assertEqual用来断言。",
+    "切片xs[1::2]取奇数位，时间12:30:45，std::vector<int>是容器。",
+]
+
+#: Real addresses: (text, expected (entity, value) findings).
+ADDRESSES = [
+    ("Host 10.0.0.12 and 2001:db8::8a2e:370:7334.",
+     {("IP_ADDRESS", "10.0.0.12"), ("IP_ADDRESS", "2001:db8::8a2e:370:7334")}),
+    ("Try 2001:db8::1, ::1 (loopback), fe80::1%eth0 and ff02::1.",
+     {("IP_ADDRESS", "2001:db8::1"), ("IP_ADDRESS", "::1"), ("IP_ADDRESS", "fe80::1%eth0"),
+      ("IP_ADDRESS", "ff02::1")}),
+    ("Open http://[::1]:8080/ or http://[fe80::1]/ and listen [::]:80; route ::/0.",
+     {("IP_ADDRESS", "::1"), ("IP_ADDRESS", "fe80::1"), ("IP_ADDRESS", "::"),
+      ("IP_ADDRESS", "::/0")}),
+    ("Mapped ::ffff:192.0.2.128 and prefix 2001:db8::/32.",
+     {("IP_ADDRESS", "::ffff:192.0.2.128"), ("IP_ADDRESS", "2001:db8::/32")}),
+    ("See example.com, docs.python.org/3/ and baidu.com or example.cn.",
+     {("URL", "example.com"), ("URL", "docs.python.org/3/"), ("URL", "baidu.com"),
+      ("URL", "example.cn")}),
+    # a path swallows trailing punctuation (presidio's path pattern, see docs): none here
+    ("Go to https://www.example.com/a?q=1 or www.test.org, example.io/docs or t.me/chan",
+     {("URL", "https://www.example.com/a?q=1"), ("URL", "www.test.org"),
+      ("URL", "example.io/docs"), ("URL", "t.me/chan")}),
+    ("Blog at username.github.io, API on example.com:8080/api or https://example.technology/x",
+     {("URL", "username.github.io"), ("URL", "example.com:8080/api"),
+      ("URL", "https://example.technology/x")}),
+    ("服务器IP是192.168.1.1和2001:db8::1，地址fe80::1%eth0。",
+     {("IP_ADDRESS", "192.168.1.1"), ("IP_ADDRESS", "2001:db8::1"),
+      ("IP_ADDRESS", "fe80::1%eth0")}),
+    ("访问baidu.com查看，官网example.cn上有说明，或者www.example.cn了解。",
+     {("URL", "baidu.com"), ("URL", "example.cn"), ("URL", "www.example.cn")}),
+    ("文档在docs.python.org/3/ 和 https://example.com/a 。",
+     {("URL", "docs.python.org/3/"), ("URL", "https://example.com/a")}),
+]
+
+
+@pytest.mark.parametrize("text", NOT_ADDRESSES)
+def test_code_and_prose_are_not_ips_or_urls(find, text):
+    found = find(text)
+    assert not {(e, v) for e, v in found if e in ("IP_ADDRESS", "URL")}, text
+
+
+@pytest.mark.parametrize("text,expected", ADDRESSES)
+def test_real_ips_and_urls_are_still_found(find, text, expected):
+    found = {(e, v) for e, v in find(text) if e in ("IP_ADDRESS", "URL")}
+    assert found == expected, text
+
+
+def test_presidio_stock_ip_and_url_flag_code_which_ours_do_not(setup):
+    from presidio_analyzer.predefined_recognizers import IpRecognizer, UrlRecognizer
+
+    text = "Use `items[::-1]` or `items.reverse()`."
+    stock = {text[r.start:r.end] for rec in (IpRecognizer(), UrlRecognizer())
+             for r in rec.analyze(text, ["IP_ADDRESS", "URL"])}
+    assert stock == {"::", "items.re"}  # why our recognizers exist
+    assert setup.analyzer.analyze(text, "en", entities=["IP_ADDRESS", "URL"]) == []

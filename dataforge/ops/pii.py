@@ -29,10 +29,8 @@ from .exprs import MESSAGE_LISTS
 
 
 class PiiMask(Operator):
-    """Mask PII in every turn as typed placeholders or per-record pseudonyms.
-
-    Emails, phones, cards (Luhn), IPs, URLs, IBANs, Chinese mobiles, resident IDs and bank
-    cards with no model; names and places too when a spaCy NER model is named.
+    """Mask PII (email, phone, card, IP, URL, IBAN, Chinese mobile/ID/bank card; names and
+    places with a NER model) in every turn, as typed placeholders or per-record pseudonyms.
     """
 
     name = "pii.mask"

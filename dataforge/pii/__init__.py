@@ -6,8 +6,10 @@ One job per module:
 * ``checksums``      Luhn, GB 11643 resident-ID check, full-width digit folding
 * ``cjk``            CJK-aware ``\\w``/``\\b`` rewriting of presidio's patterns
 * ``phone``          PHONE_NUMBER: digit-run regex + libphonenumber validation
+* ``recognizers_net`` IP_ADDRESS and URL: presidio's patterns made to leave code alone
+  (``items[::-1]``, ``items.reverse()``), used instead of presidio's
 * ``recognizers_zh`` CN_MOBILE, CN_ID_CARD, CN_BANK_CARD and the zh copies of presidio's
-  email/card/IP recognizers
+  email/card recognizers and of our IP/URL ones
 * ``engine``         the offline AnalyzerEngine (no_op or spaCy NLP), language routing
 * ``fast``           the same findings, vectorized: gates in polars, then the recognizers'
   own regexes and validators without the analyzer's per-text machinery

@@ -30,14 +30,13 @@ from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
     IbanRecognizer,
-    IpRecognizer,
-    UrlRecognizer,
 )
 
 from ..models import ModelNotAvailable, cache_dir
 from .cjk import CJK_TEXT
 from .entities import DEFAULT_PHONE_REGIONS, LANGUAGES
 from .phone import PhoneNumberRecognizer
+from .recognizers_net import StrictIpRecognizer, StrictUrlRecognizer
 from .recognizers_zh import (
     CnBankCardRecognizer,
     CnIdCardRecognizer,
@@ -45,6 +44,7 @@ from .recognizers_zh import (
     ZhCreditCardRecognizer,
     ZhEmailRecognizer,
     ZhIpRecognizer,
+    ZhUrlRecognizer,
 )
 
 def use_offline_tldextract() -> None:
@@ -57,18 +57,21 @@ def use_offline_tldextract() -> None:
 
 
 def pattern_recognizers(language: str, phone_regions: tuple[str, ...]) -> list[EntityRecognizer]:
-    """presidio's pattern recognizers (zh: CJK-aware copies) plus ours, for one language."""
+    """presidio's pattern recognizers (zh: CJK-aware copies) plus ours, for one language.
+
+    IP_ADDRESS and URL use ours instead of presidio's (``recognizers_net.py``): the stock
+    patterns flag code (``items[::-1]``, ``items.reverse()``) as addresses."""
     if language == "zh":
         stock: list[EntityRecognizer] = [
             ZhEmailRecognizer(), ZhCreditCardRecognizer(), ZhIpRecognizer(),
-            UrlRecognizer(supported_language="zh"), IbanRecognizer(supported_language="zh"),
+            ZhUrlRecognizer(), IbanRecognizer(supported_language="zh"),
         ]
     else:
         stock = [
             EmailRecognizer(supported_language=language),
             CreditCardRecognizer(supported_language=language),
-            IpRecognizer(supported_language=language),
-            UrlRecognizer(supported_language=language),
+            StrictIpRecognizer(supported_language=language),
+            StrictUrlRecognizer(supported_language=language),
             IbanRecognizer(supported_language=language),
         ]
     ours: list[EntityRecognizer] = [

@@ -50,7 +50,8 @@ from .resolve import FINDINGS_SCHEMA, remove_duplicates
 #: every IPv6 form a hex digit or colon before a colon; URLs need ``.`` and a TLD of two or
 #: more letters (under ``(?i)`` ASCII letters also match ſ, K, İ: letters all the same),
 #: quoted ones a quote first, schema ones ``http(s)://``; IBANs start ``[A-Z]{2}[0-9]{2}``
-#: (case-sensitive). The zh copies keep the pattern names. Our recognizers carry ``GATE``.
+#: (case-sensitive). The zh copies keep the pattern names. Our recognizers carry ``GATE``
+#: (one gate) or ``GATES`` (by pattern name: our IP and URL recognizers, same names).
 STOCK_GATES: tuple[tuple[type, dict[str, str]], ...] = (
     (EmailRecognizer, {"Email (Medium)": "@"}),
     (
@@ -74,9 +75,12 @@ STOCK_GATES: tuple[tuple[type, dict[str, str]], ...] = (
 
 
 def pattern_gates(recognizer: PatternRecognizer) -> list[str | None]:
-    """One gate per pattern of ``recognizer`` (None where none is known)."""
+    """One gate per pattern of ``recognizer`` (None where none is known): its ``GATE``
+    (one for all patterns), its ``GATES`` (by pattern name), or :data:`STOCK_GATES`."""
     own = getattr(recognizer, "GATE", None)
-    table = next((g for cls, g in STOCK_GATES if isinstance(recognizer, cls)), {})
+    table = getattr(recognizer, "GATES", None) or next(
+        (g for cls, g in STOCK_GATES if isinstance(recognizer, cls)), {}
+    )
     return [own or table.get(p.name) for p in recognizer.patterns]
 
 

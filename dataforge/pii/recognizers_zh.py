@@ -17,14 +17,11 @@ skip texts without a candidate before any Python runs (see ``fast.py``).
 from __future__ import annotations
 
 from presidio_analyzer import Pattern, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    EmailRecognizer,
-    IpRecognizer,
-)
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
 
 from .checksums import cn_id_valid, luhn_valid
 from .cjk import cjk_aware
+from .recognizers_net import StrictIpRecognizer, StrictUrlRecognizer
 
 _D = "[0-9０-９]"
 _D19 = "[1-9１-９]"
@@ -135,11 +132,22 @@ class ZhCreditCardRecognizer(CreditCardRecognizer):
         super().__init__(supported_language="zh", name="ZhCreditCardRecognizer")
 
 
-class ZhIpRecognizer(IpRecognizer):
-    """presidio's IPv4/IPv6 patterns with boundaries that fire next to Han."""
+class ZhIpRecognizer(StrictIpRecognizer):
+    """Our IPv4/IPv6 patterns (``recognizers_net.py``) with boundaries that fire next to Han."""
 
-    PATTERNS = _zh_patterns(IpRecognizer.PATTERNS)
+    PATTERNS = _zh_patterns(StrictIpRecognizer.PATTERNS)
     CONTEXT = ["ip", "ipv4", "ipv6", "地址", "服务器"]
 
     def __init__(self) -> None:
         super().__init__(supported_language="zh", name="ZhIpRecognizer")
+
+
+class ZhUrlRecognizer(StrictUrlRecognizer):
+    """Our URL patterns (``recognizers_net.py``) with host boundaries that fire next to
+    Han: ``访问baidu.com查看`` -> ``baidu.com``."""
+
+    PATTERNS = _zh_patterns(StrictUrlRecognizer.PATTERNS)
+    CONTEXT = ["url", "website", "link", "网址", "网站", "链接", "官网"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_language="zh", name="ZhUrlRecognizer")
