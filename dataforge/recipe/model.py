@@ -81,6 +81,10 @@ class EvalStage(_Strict):
     metric_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     limit: int | None = Field(None, gt=0, description="evaluate only the first N records")
+    cache: bool = Field(True, description="reuse cached generations (content-addressed)")
+    cache_path: str | None = Field(
+        None, description="generation cache file; default ~/.cache/posttrain/generations.sqlite"
+    )
 
 
 class Recipe(_Strict):

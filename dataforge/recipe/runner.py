@@ -224,6 +224,8 @@ class RecipeRunner:
                 params=GenerationParams(max_new_tokens=gen.max_new_tokens, temperature=gen.temperature,
                                         top_p=gen.top_p, seed=gen.seed),
                 engine_options={"batch_size": gen.batch_size},
+                cache=spec.cache,
+                cache_path=str(self._input_path(spec.cache_path)) if spec.cache_path else None,
             ),
             output=out / "run",
         )
