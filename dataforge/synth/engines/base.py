@@ -68,6 +68,20 @@ class Generation:
     error: str | None = None
 
 
+def request_seed(request: GenerationRequest, seed: int, sample: int) -> int:
+    """The RNG seed of one sampled sequence: a function of content, ``seed`` and index only.
+
+    Every engine seeds sample ``sample`` of a request this way, so a request's samples do
+    not depend on its position in a batch (its cache key does not either).
+    """
+    payload = json.dumps(
+        {"messages": request.messages, "tools": request.tools, "seed": seed, "sample": sample},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return int.from_bytes(hashlib.sha256(payload.encode("utf-8")).digest()[:8], "big") >> 1
+
+
 class Engine(ABC):
     """Base of all engines. Subclasses set ``kind`` and implement ``_generate``."""
 

@@ -31,7 +31,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, L
 from ... import models
 from ...chat_template import to_hf_conversation
 from . import register_engine
-from .base import Engine, Generation, GenerationParams, GenerationRequest
+from .base import Engine, Generation, GenerationParams, GenerationRequest, request_seed
 
 #: Files whose bytes decide what the model outputs (architecture, tokenizer, chat template).
 _CONTENT_FILES = (
@@ -87,16 +87,6 @@ def model_fingerprint(path: str) -> str:
             stat = file.stat()
             digest.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()[:16]
-
-
-def request_seed(request: GenerationRequest, seed: int, sample: int) -> int:
-    """The RNG seed of one sampled sequence: a function of content, ``seed`` and index only."""
-    payload = json.dumps(
-        {"messages": request.messages, "tools": request.tools, "seed": seed, "sample": sample},
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return int.from_bytes(hashlib.sha256(payload.encode("utf-8")).digest()[:8], "big") >> 1
 
 
 class _SeededSampler(LogitsProcessor):
