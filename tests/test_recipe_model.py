@@ -67,3 +67,29 @@ def test_bad_run_name_and_ratio(tmp_path):
         load_recipe(path)
     assert f"{path}:1: name:" in str(info.value)
     assert f"{path}:4: data.split.test_ratio:" in str(info.value)
+
+
+def test_semantic_errors_are_located_before_anything_runs(tmp_path):
+    data = REPO / "recipes" / "data" / "medical_qa.jsonl"
+    path = _write(
+        tmp_path,
+        "name: t\n"
+        "data:\n"
+        "  inputs:\n"
+        f"    - path: {data}\n"
+        "    - path: missing.jsonl\n"
+        "  ops:\n"
+        "    - normalise\n"
+        "    - {op: dedup.near, treshold: 0.7}\n"
+        "    - dedup.exact\n"
+        "eval:\n"
+        "  metrics: [bleu, blue]\n",
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    message = str(info.value)
+    assert f"{path}:5: data.inputs.1.path: no such file:" in message
+    assert f"{path}:7: data.ops.0: unknown op 'normalise'" in message
+    assert f"{path}:8: data.ops.1: treshold: Extra inputs are not permitted" in message
+    assert f"{path}:11: eval.metrics.1: unknown metric 'blue'" in message
+    assert "data.ops.2" not in message and "eval.metrics.0" not in message

@@ -116,14 +116,54 @@ def load_recipe(path: str | Path) -> tuple[Recipe, Path]:
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}:1: a recipe is a mapping with at least `name` and `data`")
     try:
-        return Recipe.model_validate(raw), path.parent
+        recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
-        lines = []
+        problems = []
         for err in exc.errors():
             loc = [p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")]
-            field = ".".join(str(p) for p in loc) or "<root>"
-            lines.append(f"{path}:{_line_of(root, loc)}: {field}: {err['msg']}")
-        raise RecipeError("invalid recipe\n" + "\n".join(lines)) from exc
+            problems.append((loc, err["msg"]))
+        raise RecipeError(_report(path, root, problems)) from exc
+    problems = _semantic_problems(recipe, path.parent)
+    if problems:
+        raise RecipeError(_report(path, root, problems))
+    return recipe, path.parent
+
+
+def _report(path: Path, root: yaml.Node, problems: list[tuple[list[Any], str]]) -> str:
+    lines = [
+        f"{path}:{_line_of(root, loc)}: {'.'.join(str(p) for p in loc) or '<root>'}: {msg}"
+        for loc, msg in problems
+    ]
+    return "invalid recipe\n" + "\n".join(lines)
+
+
+def _semantic_problems(recipe: Recipe, folder: Path) -> list[tuple[list[Any], str]]:
+    """What the schema cannot see: missing input files, ops that do not build, unknown
+    metrics. Checked before anything runs, so a typo costs no half-finished run."""
+    from ..ops.chain import build_ops
+
+    problems: list[tuple[list[Any], str]] = []
+    for i, spec in enumerate(recipe.data.inputs):
+        if not (folder / spec.path).is_file():  # an absolute path ignores `folder`
+            problems.append((["data", "inputs", i, "path"], f"no such file: {folder / spec.path}"))
+    for j, op in enumerate(recipe.data.ops):
+        try:
+            build_ops([op])
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            problems.append((["data", "ops", j], detail))
+        except (KeyError, ValueError, TypeError) as exc:
+            problems.append((["data", "ops", j], str(exc.args[0] if exc.args else exc)))
+    if recipe.eval is not None:
+        from evalkit.metrics import metric_registry
+
+        known = metric_registry()
+        for k, name in enumerate(recipe.eval.metrics):
+            if name not in known:
+                problems.append((["eval", "metrics", k], f"unknown metric {name!r}; known: {', '.join(known)}"))
+        if recipe.eval.data not in ("test", "train") and not (folder / recipe.eval.data).is_file():
+            problems.append((["eval", "data"], f"no such file: {folder / recipe.eval.data}"))
+    return problems
 
 
 def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
