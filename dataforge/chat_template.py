@@ -272,8 +272,9 @@ def verify_patch(
     after = render(tokenizer, conversations, template=patched)
     ok = [i for i, t in enumerate(before.texts) if t is not None]
     mismatched = [i for i in ok if after.texts[i] != before.texts[i]]
+    same = set(ok).difference(mismatched)
     with_assistant = [
-        i for i in ok if i not in mismatched and any(m["role"] == "assistant" for m in conversations[i])
+        i for i in ok if i in same and any(m["role"] == "assistant" for m in conversations[i])
     ]
     empty: list[int] = []
     if with_assistant:

@@ -105,6 +105,8 @@ def _sample(df: pl.DataFrame, n: int, rng: np.random.Generator, replace: bool, n
     """``n`` rows of ``df``: without replacement while possible; beyond, whole copies + a remainder."""
     if n <= df.height:
         return df[np.sort(rng.choice(df.height, size=n, replace=False))]
+    if df.height == 0:
+        raise ValueError(f"input {name!r} has no rows but the mix needs {n}: give it weight 0 or drop it")
     if not replace:
         raise ValueError(
             f"input {name!r} has {df.height} rows but the mix needs {n}: lower --size, "
@@ -138,6 +140,8 @@ def mix(
         raise ValueError(f"inputs {sorted(inputs)} and weights {sorted(weights)} name different datasets")
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise ValueError(f"weights must be non-negative and not all zero, got {dict(weights)}")
+    if size is not None and size < 0:
+        raise ValueError(f"size must be >= 0, got {size}")
     total = sum(weights.values())
     share = {k: w / total for k, w in weights.items() if w > 0}
     if size is None:

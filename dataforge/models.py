@@ -135,10 +135,11 @@ def resolve(ref: str | os.PathLike[str] | None) -> str:
         return str(smollm_path())
     if alias == DEFAULT_ENCODER:
         return str(minilm_path())
-    if os.path.exists(text):
-        return text
-    looks_like_path = text.startswith((".", "/", "~")) or os.sep in text.strip("/").replace("/", "", 1)
-    if looks_like_path:
+    local = os.path.expanduser(text)
+    if os.path.exists(local):
+        return local
+    # A hub id is "name" or "org/name"; anything path-shaped that is missing is an error.
+    if text.startswith((".", "/", "~")) or text.count("/") >= 2 or (os.sep != "/" and os.sep in text):
         raise ModelNotAvailable(
             f"model path {text!r} does not exist; built-in aliases: {sorted(set(ALIASES))}"
         )

@@ -135,13 +135,15 @@ class Shingles:
     ``doc[i]`` is the index of the text that shingle ``i`` came from (non-decreasing);
     ``hashes[i]`` its 64-bit hash. A text with no tokens has no shingles; a text with
     fewer tokens than n has exactly one shingle (all its tokens), so short texts still
-    compare. ``char_mode[d]`` says whether text ``d`` was shingled by characters.
+    compare. ``char_mode[d]`` says whether text ``d`` was shingled by characters;
+    ``n_tokens[d]`` is its token count (fewer than n: its one shingle is the whole text).
     """
 
     doc: np.ndarray
     hashes: np.ndarray
     n_docs: int
     char_mode: np.ndarray
+    n_tokens: np.ndarray
 
     def counts(self) -> np.ndarray:
         """Number of shingles per text."""
@@ -204,4 +206,4 @@ def shingle_hashes(
                 take = width > j
                 h[take] = h[take] * _POLY + token_hash[first[take] + j]
         h = fmix64(h ^ width.astype(np.uint64))
-    return Shingles(doc=doc, hashes=h, n_docs=n_docs, char_mode=char_mode)
+    return Shingles(doc=doc, hashes=h, n_docs=n_docs, char_mode=char_mode, n_tokens=lens)

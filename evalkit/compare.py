@@ -31,7 +31,8 @@ from .bootstrap import CORPUS_BLEU, MEAN, MEAN_PROXY, NONE, Statistic, mean_stat
 from .bootstrap import resample_weights, statistic_for
 from .store import METRIC_PREFIX, Run
 
-#: Metrics where a smaller value is better (base name, after any ``task/`` prefix).
+#: Metrics where a smaller value is better (base name, after any ``task/`` prefix), for
+#: runs whose metrics do not declare ``higher_is_better`` (older runs, foreign results).
 LOWER_IS_BETTER = frozenset({"ppl", "perplexity", "self_bleu", "selfbleu", "word_perplexity"})
 _TIE_EPS = 1e-12
 

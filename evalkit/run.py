@@ -25,12 +25,12 @@ from typing import Any, Mapping, Sequence
 import polars as pl
 
 from dataforge import models
+from dataforge.fileio import file_sha256
 from dataforge.schemas.record import MESSAGE_DTYPE
 from dataforge.synth.engines import GenerationParams, GenerationRequest, make_engine
 
 from .metrics import MetricInputs, get_metric, metric_registry
-from .store import (DETAIL_PREFIX, METRIC_PREFIX, Run, file_sha256, items_sha256, now_iso, package_versions,
-                    save_run)
+from .store import DETAIL_PREFIX, METRIC_PREFIX, Run, items_sha256, now_iso, package_versions, save_run
 
 
 @dataclass
@@ -84,11 +84,6 @@ def prompt_text(messages: pl.Expr) -> pl.Expr:
 
 # --- generation and scoring ------------------------------------------------------------
 
-#: ``MetricInputs.model`` is the evaluated model (PPL scores it); BERTScore's encoder must
-#: never silently become that model, so its default is pinned here.
-_METRIC_DEFAULTS: dict[str, dict[str, Any]] = {"bertscore": {"model": models.DEFAULT_ENCODER}}
-
-
 def generate(items: pl.DataFrame, model: str | None, config: GenerationConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Add ``prediction`` (+ finish_reason, completion_tokens, cached) to ``items``."""
     from dataforge.synth.cache import CachedEngine, GenerationCache
@@ -136,8 +131,9 @@ def parse_metrics(spec: str | Sequence[str]) -> list[str]:
 
 def call_params(metrics: Sequence[str], metric_params: Mapping[str, Mapping[str, Any]] | None
                 ) -> dict[str, dict[str, Any]]:
-    """The keyword arguments each metric is called with: pinned defaults, then the user's."""
-    return {name: {**_METRIC_DEFAULTS.get(name, {}), **(metric_params or {}).get(name, {})} for name in metrics}
+    """The keyword arguments each metric is called with (the user's; the rest are the
+    metric's own defaults, which its signature records)."""
+    return {name: dict((metric_params or {}).get(name, {})) for name in metrics}
 
 
 def score(frame: pl.DataFrame, metrics: Sequence[str], *, model: str | None = None,
@@ -265,14 +261,23 @@ def read_predictions(path: str | Path, data: str | Path | None = None) -> pl.Dat
                ".csv": pl.read_csv}
     if p.suffix not in readers:
         raise ValueError(f"predictions file must be one of {sorted(readers)}, got {p.name}")
-    preds = readers[p.suffix](p)
+    try:
+        preds = readers[p.suffix](p)
+    except pl.exceptions.PolarsError as exc:
+        raise ValueError(f"cannot read predictions file {p}: {exc}") from exc
+    if preds.height == 0:
+        raise ValueError(f"predictions file {p} has no rows")
     if "prediction" not in preds.columns:
         raise ValueError(f"{p.name} has no `prediction` column (columns: {preds.columns})")
     if data is not None:
         if "id" not in preds.columns:
             raise ValueError(f"{p.name} needs an `id` column to be joined to {data}")
+        preds = preds.select(pl.col("id").cast(pl.String), "prediction")
+        repeated = preds.filter(pl.col("id").is_duplicated())["id"].unique(maintain_order=True).to_list()
+        if repeated:  # a join would silently score those items more than once
+            raise ValueError(f"{p.name} has {len(repeated)} id(s) more than once, e.g. {repeated[:3]}")
         items = eval_items(read_records(data))
-        joined = items.join(preds.select(pl.col("id").cast(pl.String), "prediction"), on="id", how="left")
+        joined = items.join(preds, on="id", how="left")
         missing = joined.filter(pl.col("prediction").is_null())["id"].to_list()
         if missing:
             raise ValueError(f"{len(missing)} eval item(s) have no prediction in {p.name}, e.g. {missing[:3]}")

@@ -5,7 +5,7 @@ A run is a folder with three files::
     predictions.parquet  one row per example: id, prompt, messages, reference, prediction,
                          one ``metric:<name>`` column per metric with per-example values,
                          ``detail:<name>.<key>`` columns with per-example details (reasons)
-    metrics.json         {name: {score, signature, ...extra}} per metric
+    metrics.json         {name: {score, signature, higher_is_better, ...extra}} per metric
     manifest.json        model, data (file + content hashes), engine + params, versions,
                          metric signatures, timings, created_at
 
@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import polars as pl
+
+from dataforge import fileio
 
 PREDICTIONS_FILE = "predictions.parquet"
 METRICS_FILE = "metrics.json"
@@ -88,25 +87,12 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temp file in the target folder, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_text(path: Path | str, text: str) -> None:
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    fileio.write_text_atomic(path, text)
 
 
 def write_bytes(path: Path | str, data: bytes) -> None:
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(data))
+    fileio.atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_json(path: Path | str, obj: Any) -> None:
@@ -114,7 +100,7 @@ def write_json(path: Path | str, obj: Any) -> None:
 
 
 def write_parquet(path: Path | str, df: pl.DataFrame) -> None:
-    _atomic_write(Path(path), lambda tmp: df.write_parquet(tmp))
+    fileio.atomic_write(path, df.write_parquet)
 
 
 def _json_default(obj: Any) -> Any:
@@ -150,15 +136,6 @@ def load_run(path: Path | str) -> Run:
     return Run(predictions=predictions, metrics=metrics, manifest=manifest, path=folder)
 
 
-def file_sha256(path: Path | str) -> str:
-    """Hash of a file's bytes, streamed (eval sets can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def items_sha256(predictions: pl.DataFrame) -> str:
     """Order-independent hash of the eval items (id, prompt, reference), not the predictions.
 
@@ -175,10 +152,4 @@ def items_sha256(predictions: pl.DataFrame) -> str:
 
 def package_versions() -> dict[str, str]:
     """Versions of the packages that can change a score (recorded in every manifest)."""
-    out = {}
-    for name in _VERSIONED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return fileio.package_versions(_VERSIONED_PACKAGES)

@@ -23,12 +23,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .bootstrap import mean_statistic, percentile_ci, resample_weights
+
 #: Value of each judged outcome; ties count half.
 OUTCOME_SCORES = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 UNPARSEABLE = "unparseable"
 _VERDICTS = ("A", "B", "tie")
-#: Bootstrap resample blocks hold at most this many indices (bounds memory).
-_BLOCK = 2_000_000
 
 
 @dataclass
@@ -63,19 +63,14 @@ def outcome_scores(outcomes: Sequence[str]) -> np.ndarray:
 def bootstrap_ci(
     values: Sequence[float] | np.ndarray, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (seeded, so reproducible)."""
+    """Percentile bootstrap interval of the mean of ``values`` (seeded, so reproducible);
+    the resampling of :mod:`evalkit.bootstrap`, as ``evalkit compare`` uses."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
         return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_resamples)
-    block = max(1, _BLOCK // data.size)
-    for start in range(0, n_resamples, block):
-        size = min(block, n_resamples - start)
-        means[start:start + size] = data[rng.integers(0, data.size, size=(size, data.size))].mean(axis=1)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return (float(low), float(high))
+    means = mean_statistic(data)(resample_weights(data.size, n_resamples, seed))
+    low, high = percentile_ci(means, confidence)
+    return (math.nan if low is None else low, math.nan if high is None else high)
 
 
 def position_consistency(

@@ -170,6 +170,14 @@ def test_apply_refuses_bad_ops_before_writing(cli, tmp_path, ops, message):
     assert not out.exists() and not (tmp_path / "rejected").exists()
 
 
+def test_apply_missing_eval_set_is_a_user_error(cli, tmp_path):
+    out = tmp_path / "out.parquet"
+    missing = tmp_path / "no_eval.jsonl"
+    res = cli.invoke(app, ["apply", str(MESSY), str(out), "--op", f"decontaminate:eval_set={missing}"])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert not out.exists() and not (tmp_path / "rejected").exists()
+
+
 def test_apply_strict_fails_on_the_broken_line(cli, tmp_path):
     res = cli.invoke(app, ["apply", str(MESSY), str(tmp_path / "o.parquet"), "--op", "normalize", "--strict"])
     assert res.exit_code == 2 and not (tmp_path / "o.parquet").exists()

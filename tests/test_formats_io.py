@@ -56,6 +56,20 @@ def test_csv_and_parquet_are_detected(tmp_path: Path) -> None:
         assert load(tmp_path / name).records.drop("source").equals(want)
 
 
+def test_csv_with_long_cells_and_parquet_with_json_text_are_detected(tmp_path: Path) -> None:
+    # the detection sample must not depend on the first rows fitting in a fixed byte budget
+    long_csv = tmp_path / "long.csv"
+    pl.DataFrame({"instruction": ["x" * 20_000 + f", {i}" for i in range(120)], "output": ["ok"] * 120}).write_csv(long_csv)
+    assert detect_format(long_csv) == "alpaca"
+    assert load(long_csv).records.height == 120
+    # nested fields stored as JSON text are read (tabular.typed_shard), so detect them too
+    conv = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]
+    text_pq = tmp_path / "conv_text.parquet"
+    pl.DataFrame({"conversations": [json.dumps(conv)]}).write_parquet(text_pq)
+    assert detect_format(text_pq) == "sharegpt"
+    assert load(text_pq).records.height == 1
+
+
 def test_shards_stream_with_file_row_numbers(tmp_path: Path) -> None:
     src = GOLDEN / "sharegpt_multiturn.jsonl"
     rows = lines(src) * 5

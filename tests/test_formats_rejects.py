@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from dataforge.formats.api import StrictError, iter_load, load
+from dataforge.formats.api import FormatError, StrictError, iter_load, load
 from dataforge.formats.validate import REASONS
 from dataforge.schemas.rejected import REJECTED_SCHEMA
 
@@ -153,6 +153,25 @@ def test_invalid_utf8_and_blank_lines(tmp_path: Path) -> None:
     rej = res.rejected.row(0, named=True)
     assert (rej["reason"], rej["source_row"]) == ("invalid_json", 3)
     assert "UTF-8" in rej["detail"]
+
+
+def test_invalid_utf8_inside_a_text_value(tmp_path: Path) -> None:
+    # well-typed JSON whose string holds a bad byte: Arrow's reader takes it, so the fast
+    # path must validate, or polars panics later
+    path = tmp_path / "u.jsonl"
+    good = json.dumps(GOOD_SG, ensure_ascii=False).encode()
+    bad = b'{"conversations": [{"from": "human", "value": "h\xffi"}, {"from": "gpt", "value": "yo"}]}'
+    path.write_bytes(good + b"\n" + bad + b"\n")
+    rej = one_reject(path)
+    assert (rej["reason"], rej["source_row"]) == ("invalid_json", 2)
+    assert "UTF-8" in rej["detail"] and rej["raw"].startswith('{"conversations"')
+
+
+def test_malformed_csv_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("instruction,output\nq1,a1\nq2,a2,extra\n", encoding="utf-8")
+    with pytest.raises(FormatError, match=r"r\.csv: not a valid CSV file: .*Expected 2 columns, got 3: q2,a2,extra"):
+        load(path)
 
 
 def test_rows_are_conserved_across_shards(tmp_path: Path) -> None:

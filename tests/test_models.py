@@ -73,3 +73,11 @@ def test_conversion_is_atomic_and_reused(tmp_path, monkeypatch):
     assert first.parent == tmp_path / "models"
     leftovers = [p.name for p in first.parent.iterdir() if p.name.startswith(".convert-")]
     assert leftovers == []
+
+
+def test_home_relative_paths_are_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "my-model").mkdir()
+    assert models.resolve("~/my-model") == str(tmp_path / "my-model")
+    with pytest.raises(models.ModelNotAvailable, match="does not exist"):
+        models.resolve("~/other-model")

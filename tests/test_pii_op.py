@@ -190,6 +190,21 @@ def test_config_errors_name_the_problem():
         PiiMask(engine="regex")
 
 
+def test_misspelled_reject_entities_and_labels_are_refused_not_ignored():
+    from pydantic import ValidationError
+
+    from dataforge.ops.pii import PiiMask
+
+    with pytest.raises(ValidationError, match=r"reject_entities \['ID_CRAD'\]"):
+        PiiMask(reject_entities=["ID_CRAD"])
+    with pytest.raises(ValidationError, match="need ner_models"):
+        PiiMask(reject_entities=["PERSON"])
+    with pytest.raises(ValidationError, match="labels name unknown entities"):
+        PiiMask(labels={"CN_MOBLE": "手机号"})
+    PiiMask(reject_entities=["CN_ID_CARD", "ID_CARD", "PHONE"])  # types and labels
+    PiiMask(labels={"CN_MOBILE": "手机号"}, reject_entities=["手机号"])  # custom labels
+
+
 def test_only_chosen_entities_are_masked(records):
     out = _contents(_mask(records, entities=["CN_ID_CARD", "EMAIL_ADDRESS"]).kept)[0][0]
     assert out == f"值<EMAIL>，值13800138000，值<ID_CARD>，值{BANK}"

@@ -97,6 +97,15 @@ def test_cn_id_checksum_birth_date_and_province():
 
 # -- CJK-aware boundaries ----------------------------------------------------------------
 
+def _assert_cjk_aware_matches_alike(patterns, text: str) -> None:
+    """Each pattern and its ``cjk_aware`` rewrite find the same spans in ``text``."""
+    flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+    for p in patterns:
+        ours = [m.span() for m in regex.finditer(cjk_aware(p.regex), text, flags=flags)]
+        theirs = [m.span() for m in regex.finditer(p.regex, text, flags=flags)]
+        assert ours == theirs, (p.name, text)
+
+
 _LATIN = st.text(
     alphabet=st.sampled_from(list("abcxyzABCXé0123456789@.-_:+/ '\"%!#&*=?^`{|}~\n")),
     max_size=40,
@@ -110,12 +119,8 @@ def test_cjk_aware_patterns_match_like_presidio_on_text_without_cjk(text):
         CreditCardRecognizer, EmailRecognizer, IpRecognizer,
     )
 
-    flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
     for cls in (EmailRecognizer, CreditCardRecognizer, IpRecognizer):
-        for p in cls.PATTERNS:
-            ours = [m.span() for m in regex.finditer(cjk_aware(p.regex), text, flags=flags)]
-            theirs = [m.span() for m in regex.finditer(p.regex, text, flags=flags)]
-            assert ours == theirs, (p.name, text)
+        _assert_cjk_aware_matches_alike(cls.PATTERNS, text)
 
 
 _NETISH = st.text(
@@ -129,11 +134,7 @@ _NETISH = st.text(
 def test_cjk_aware_ip_and_url_patterns_match_ours_on_text_without_cjk(text):
     from dataforge.pii.recognizers_net import IP_PATTERNS, URL_PATTERNS
 
-    flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
-    for p in IP_PATTERNS + URL_PATTERNS:
-        ours = [m.span() for m in regex.finditer(cjk_aware(p.regex), text, flags=flags)]
-        theirs = [m.span() for m in regex.finditer(p.regex, text, flags=flags)]
-        assert ours == theirs, (p.name, text)
+    _assert_cjk_aware_matches_alike(IP_PATTERNS + URL_PATTERNS, text)
 
 
 def test_cjk_aware_rewrites_classes_and_refuses_what_it_cannot():

@@ -103,6 +103,15 @@ def test_mix_bad_weights():
         mix({"a": df}, {"b": 1.0})
     with pytest.raises(ValueError, match="non-negative"):
         mix({"a": df}, {"a": 0.0})
+    with pytest.raises(ValueError, match="size must be >= 0"):
+        mix({"a": df}, {"a": 1.0}, size=-1)
+
+
+def test_mix_empty_input_is_a_clear_error():
+    new, empty = _data(4, "new"), _data(2, "old").head(0)
+    # with replacement an empty input used to fail with ZeroDivisionError
+    with pytest.raises(ValueError, match="'old' has no rows"):
+        mix({"new": new, "old": empty}, {"new": 0.5, "old": 0.5}, size=4, replace=True)
 
 
 # -- CLI ------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..fileio import AtomicFile
 from .app import app
 
 console = Console()
@@ -39,15 +40,12 @@ class RejectedSink:
     """Streams rejected shards into one Parquet file, written atomically at the end."""
 
     def __init__(self, path: Path, keep_examples: int = 10) -> None:
-        from ..formats.writers import AtomicFile
-
         self.path = path
         self.count = 0
         self.keep_examples = keep_examples
         self.examples: list[dict[str, Any]] = []  # the first rejections, to show on screen
-        self._file: Any = None
+        self._file: Any = None  # an AtomicFile once the first rejected row arrives
         self._writer: pq.ParquetWriter | None = None
-        self._atomic = AtomicFile
 
     def write(self, df: pl.DataFrame) -> None:
         if not df.height:
@@ -58,7 +56,7 @@ class RejectedSink:
             self.examples.extend(df.head(room).select(cols).to_dicts())
         table = df.to_arrow()
         if self._writer is None:
-            self._file = self._atomic(self.path)
+            self._file = AtomicFile(self.path)
             self._schema = table.schema
             self._writer = pq.ParquetWriter(self._file.tmp, self._schema, compression="zstd")
         self._writer.write_table(table.cast(self._schema))
@@ -127,7 +125,7 @@ def convert(
         opts.setdefault("name", src.name.split(".")[0])
     sink = RejectedSink(rejected_path(out), keep_examples=show_rejected)
     stats: list[dict[str, Any]] = []
-    detected = ""
+    detected = fmt or ""  # stays so for a file with no rows
     try:
         writer = open_writer(out, to, **opts)
     except FormatError as e:

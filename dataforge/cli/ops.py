@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -22,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..compose import mix, split
+from ..fileio import write_text_atomic
 from ..formats.api import iter_load, open_writer
 from ..ops import registry
 from ..ops.chain import RejectedWriter, build_ops, iter_apply
@@ -86,9 +85,7 @@ def _params(cls: Any) -> list[tuple[str, str, str, str]]:
         f = cls.Config.model_fields[pname]
         plain = isinstance(f.annotation, type) and not getattr(f.annotation, "__args__", None)
         type_name = f.annotation.__name__ if plain else str(f.annotation).replace("typing.", "")
-        # get_default also evaluates default_factory (describe() reports it as undefined)
-        value = f.get_default(call_default_factory=True)
-        default = "required" if info["required"] else json.dumps(value, ensure_ascii=False, default=str)
+        default = "required" if info["required"] else json.dumps(info["default"], ensure_ascii=False, default=str)
         rows.append((pname, type_name, default, info["description"]))
     return rows
 
@@ -116,14 +113,6 @@ def ops_markdown() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 @app.command("ops")
 def list_ops(
     markdown: bool = typer.Option(False, "--markdown", help="print the Markdown reference"),
@@ -133,7 +122,7 @@ def list_ops(
     if markdown or output:
         text = ops_markdown()
         if output:
-            _atomic_write_text(output, text)
+            write_text_atomic(output, text)
         else:
             typer.echo(text, nl=False)
         return
@@ -176,11 +165,11 @@ def print_stats(stats: list[dict[str, Any]], console: Console) -> None:
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Bad input or parameters (unknown op, unreadable file, impossible mix): a red
-    message and exit code 2 instead of a traceback; nothing half-written is left behind."""
+    """Bad input or parameters (unknown op, unreadable or missing file, impossible mix): a
+    red message and exit code 2 instead of a traceback; nothing half-written is left behind."""
     try:
         yield
-    except (KeyError, ValueError) as exc:  # FormatError and pydantic errors are ValueErrors
+    except (KeyError, ValueError, OSError) as exc:  # FormatError and pydantic errors are ValueErrors
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         Console(stderr=True).print(f"[red]{escape(str(message))}[/red]")
         raise typer.Exit(2) from exc
@@ -210,7 +199,7 @@ def apply_cmd(
     all_stats = stats()
     print_stats(all_stats, Console())
     if stats_json:
-        _atomic_write_text(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
+        write_text_atomic(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
     n_kept = next((s["rows_kept"] for s in reversed(all_stats)), 0)
     Console(stderr=True).print(f"kept {n_kept} rows -> {output}; rejected {sum(sink.counts.values())} -> {folder}/")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..recipe import RecipeError, RecipeRunner, load_recipe
@@ -23,7 +24,7 @@ def run_recipe(
     try:
         spec, folder = load_recipe(recipe)
     except RecipeError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
     runner = RecipeRunner(spec, folder, runs_dir, log=lambda m: console.print(m, markup=False, highlight=False))
     outcomes = runner.run(force=force)

@@ -21,6 +21,8 @@ from typing import Literal
 
 import polars as pl
 
+from ..ops.exprs import MESSAGE_LISTS, conversation_text
+
 KeyMode = Literal["prompt", "conversation", "record"]
 
 #: Between the message lists of one record, so text cannot slide from one list to the next.
@@ -40,18 +42,11 @@ def _turn_text() -> pl.Expr:
     return pl.concat_str([content, calls], separator=" ", ignore_nulls=True).str.strip_chars()
 
 
-def _list_text(column: str, roles: list[str] | None) -> pl.Expr:
-    text = _turn_text()
-    if roles is not None:
-        text = text.filter(pl.element().struct.field("role").is_in(roles))
-    return pl.col(column).list.eval(text).list.join("\n").fill_null("")
-
-
 def key_text(mode: KeyMode, include_system: bool = False) -> pl.Expr:
     """The key of each record as one string (empty when the key has no text)."""
     others = ["user", "assistant", "tool"]
     roles = (["system"] if include_system else []) + (["user"] if mode == "prompt" else others)
     if mode == "record":
-        parts = [_list_text(c, roles) for c in ("messages", "chosen", "rejected")]
+        parts = [conversation_text(c, roles, text=_turn_text()) for c in MESSAGE_LISTS]
         return pl.concat_str(parts, separator=_LIST_SEP).str.strip_chars()
-    return _list_text("messages", roles)
+    return conversation_text("messages", roles, text=_turn_text())

@@ -18,17 +18,13 @@ from . import messages as M
 from .base import Encoded, Format, Plan, Sample, capacity_error
 
 
-def _nonblank(e: pl.Expr) -> pl.Expr:
-    return e.str.strip_chars().str.len_chars().fill_null(0) > 0
-
-
 class Alpaca(Format):
     name = "alpaca"
     title = "Alpaca / LLaMA-Factory alpaca"
     detection_keys = "`instruction` + `output` (or `chosen`/`rejected`); input, system, history, kto_tag"
 
     def detect(self, sample: Sample) -> bool:
-        keys = {k for k in sample.keys if sample.values(k)}
+        keys = sample.present
         return "instruction" in keys and bool(keys & {"output", "chosen", "rejected"}) and sample.kind("instruction") == "str"
 
     def plan(self, sample: Sample) -> Plan:
@@ -49,9 +45,9 @@ class Alpaca(Format):
     def to_canonical(self, raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
         instruction, inp, output = pl.col("instruction"), pl.col("input"), pl.col("output")
         user_text = (
-            pl.when(_nonblank(inp) & _nonblank(instruction))
+            pl.when(M.nonblank(inp) & M.nonblank(instruction))
             .then(pl.concat_str([instruction, inp], separator="\n"))
-            .when(_nonblank(inp))
+            .when(M.nonblank(inp))
             .then(inp)
             .otherwise(instruction)
         )
@@ -66,7 +62,7 @@ class Alpaca(Format):
         )
         system = pl.col("system")
         parts = [
-            M.optional(M.message("system", system), _nonblank(system)),
+            M.optional(M.message("system", system), M.nonblank(system)),
             history,
             M.one(M.message("user", user_text)),
             # no output and no chosen: an empty assistant turn, reported as `output is empty`

@@ -102,8 +102,6 @@ def load(path: str | Path, format: str | None = None, *, strict: bool = False) -
         rejected.append(part.rejected)
         stats.append(part.stats)
         name = part.format
-    if not name:
-        name = format or detect_format(path)
     return LoadResult(
         pl.concat(records) if records else empty_table(),
         pl.concat(rejected) if rejected else empty_rejected(),

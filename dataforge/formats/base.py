@@ -29,6 +29,11 @@ class Sample:
     def keys(self) -> set[str]:
         return {k for r in self.rows for k in r}
 
+    @property
+    def present(self) -> set[str]:
+        """Keys with at least one non-null value (what detection goes by)."""
+        return {k for k in self.keys if self.values(k)}
+
     def values(self, key: str) -> list[Any]:
         return [r[key] for r in self.rows if r.get(key) is not None]
 
@@ -45,6 +50,10 @@ class Sample:
             items = v if isinstance(v, list) else [v]
             out.update(k for it in items if isinstance(it, dict) for k in it)
         return out
+
+    def item_values(self, key: str, item_key: str) -> set[Any]:
+        """Values of ``item_key`` in the objects of a list-of-objects field (e.g. roles)."""
+        return {it.get(item_key) for v in self.values(key) if isinstance(v, list) for it in v if isinstance(it, dict)}
 
 
 def json_kind(v: Any) -> str:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 
+from ..schemas.record import polars_schema
 from .base import Plan
+
 
 @dataclass
 class Conformed:
@@ -28,7 +30,7 @@ class Conformed:
 
 def plan_dtypes(plan: Plan) -> dict[str, pl.DataType]:
     """The plan's Arrow schema as polars dtypes."""
-    return dict(pl.from_arrow(plan.schema.empty_table()).schema)  # type: ignore[union-attr]
+    return polars_schema(plan.schema)
 
 
 def project(expr: pl.Expr, have: pl.DataType, want: pl.DataType, path: str, ignored: set[str]) -> pl.Expr | None:

@@ -6,10 +6,7 @@ several is an error that names the candidates and how to override (``--format``)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .base import FormatError, Sample, all_formats
-from .sources import sample as read_sample
 
 
 def candidates(sample: Sample) -> list[str]:
@@ -32,9 +29,3 @@ def detect_sample(sample: Sample, where: str = "input") -> str:
     raise FormatError(
         f"{where}: ambiguous format, keys [{keys}] match {' and '.join(sorted(found))}; pass --format to choose"
     )
-
-
-def detect_format(path: str | Path) -> str:
-    """The format name of a file (``alpaca``, ``sharegpt``, ``openai``, ...)."""
-    p = Path(path)
-    return detect_sample(read_sample(p), str(p))

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from ..schemas.record import MESSAGE_DTYPE
+from ..schemas.record import MESSAGE_DTYPE, message
 from . import jsontext
 from . import messages as M
 from .base import Encoded, Format, Plan, Sample, capacity_error
@@ -28,10 +28,6 @@ END = "<|endoftext|>"
 CALL = "<functioncall>"
 ROLES = {"USER": "user", "ASSISTANT": "assistant", "FUNCTION RESPONSE": "tool"}
 SINGLE_QUOTED_ARGS = re.compile(r"""("arguments"\s*:\s*)'(.*)'(\s*\}\s*)$""", re.S)
-
-
-def _msg(role: str | None, content: str | None, calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"role": role, "content": content, "name": None, "tool_calls": calls, "tool_call_id": None}
 
 
 def parse_system(text: str | None) -> tuple[str, str | None, bool]:
@@ -77,16 +73,16 @@ def parse_chat(chat: str | None) -> list[dict[str, Any]] | None:
     parts = MARKER.split(chat)
     out = []
     if parts[0].strip():  # text before the first role marker
-        out.append(_msg(None, parts[0].strip()))
+        out.append(message(None, parts[0].strip()))  # type: ignore[arg-type]
     for marker, body in zip(parts[1::2], parts[2::2]):
         text = body.strip()
         if text.endswith(END):
             text = text[: -len(END)].rstrip()
         role = ROLES[marker]
         if role == "assistant" and text.startswith(CALL):
-            out.append(_msg("assistant", None, [parse_call(text[len(CALL):])]))
+            out.append(message("assistant", None, tool_calls=[parse_call(text[len(CALL):])]))
         else:
-            out.append(_msg(role, text))
+            out.append(message(role, text))
     return out
 
 
@@ -108,7 +104,7 @@ class Glaive(Format):
             prompt, tools, bad_tools = parse_system(system)
             msgs = parse_chat(chat)
             if msgs is not None and prompt:
-                msgs = [_msg("system", prompt)] + msgs
+                msgs = [message("system", prompt)] + msgs
             rows.append({"messages": msgs, "tools": tools, "_bad_tools": bad_tools})
         frame = pl.DataFrame(
             rows, schema={"messages": pl.List(MESSAGE_DTYPE), "tools": pl.String, "_bad_tools": pl.Boolean}
@@ -143,7 +139,7 @@ class Glaive(Format):
             raise capacity_error(self.name, "preference pairs or KTO labels", bad, "Write `sharegpt` instead.")
         multi = pl.col("messages").list.eval(
             (M.field("tool_calls").list.len().fill_null(0) > 1)
-            | (M.has_calls(M.field("tool_calls")) & (M.field("content").str.strip_chars().str.len_chars().fill_null(0) > 0))
+            | (M.has_calls(M.field("tool_calls")) & M.nonblank(M.field("content")))
         ).list.any()
         bad = df.filter(multi.fill_null(False))["id"]
         if bad.len():

@@ -24,7 +24,7 @@ class KTO(Format):
     detection_keys = "`prompt` + `completion` + `label`"
 
     def detect(self, sample: Sample) -> bool:
-        keys = {k for k in sample.keys if sample.values(k)}
+        keys = sample.present
         return {"prompt", "completion", "label"} <= keys
 
     def plan(self, sample: Sample) -> Plan:

@@ -15,7 +15,8 @@ from typing import Any
 import polars as pl
 
 from .base import FormatError
-from .writers import AtomicFile, ShardWriter
+from ..fileio import AtomicOutput, write_text_atomic
+from .writers import ShardWriter
 
 SHAREGPT_TAGS = {
     "role_tag": "from",
@@ -28,7 +29,7 @@ SHAREGPT_TAGS = {
 }
 
 
-class LlamaFactoryWriter:
+class LlamaFactoryWriter(AtomicOutput):
     """Same protocol as :class:`ShardWriter` (``write``/``close``/``abort``, context manager)."""
 
     def __init__(self, folder: str | Path, *, name: str | None = None, formatting: str = "sharegpt", **options: Any) -> None:
@@ -45,15 +46,6 @@ class LlamaFactoryWriter:
         self._data = ShardWriter(self.path, formatting, spread_meta=False, **options)
         self._seen = {"system": False, "tools": False, "history": False, "ranking": False, "kto": False}
         self.rows = 0
-
-    def __enter__(self) -> "LlamaFactoryWriter":
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def write(self, df: pl.DataFrame) -> None:
         self._data.write(df)
@@ -101,9 +93,7 @@ class LlamaFactoryWriter:
         info_path = self.folder / "dataset_info.json"
         info = json.loads(info_path.read_text("utf-8")) if info_path.exists() else {}
         info[self.name] = self.entry()
-        out = AtomicFile(info_path)
-        out.tmp.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        out.commit()
+        write_text_atomic(info_path, json.dumps(info, ensure_ascii=False, indent=2) + "\n")
         return self.folder
 
     def abort(self) -> None:

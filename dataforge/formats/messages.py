@@ -98,6 +98,11 @@ def field(name: str) -> pl.Expr:
     return pl.element().struct.field(name)
 
 
+def nonblank(text: pl.Expr) -> pl.Expr:
+    """Text with something besides whitespace (null -> False)."""
+    return text.str.strip_chars().str.len_chars().fill_null(0) > 0
+
+
 def has_calls(calls: pl.Expr) -> pl.Expr:
     return calls.list.len().fill_null(0) > 0
 

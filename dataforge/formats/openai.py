@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from ..schemas import record
 from . import jsontext
 from . import messages as M
 from .base import Encoded, Format, Plan, Sample, capacity_error
@@ -29,14 +30,9 @@ TOOL_CALL_TYPE = pa.struct(
         pa.field("function", pa.struct([pa.field("name", pa.string()), pa.field("arguments", pa.string())])),
     ]
 )
+#: the canonical message, with tool calls in OpenAI's ``{id, type, function}`` shape
 MESSAGE_TYPE = pa.struct(
-    [
-        pa.field("role", pa.string()),
-        pa.field("content", pa.string()),
-        pa.field("name", pa.string()),
-        pa.field("tool_calls", pa.list_(TOOL_CALL_TYPE)),
-        pa.field("tool_call_id", pa.string()),
-    ]
+    [pa.field("tool_calls", pa.list_(TOOL_CALL_TYPE)) if f.name == "tool_calls" else f for f in record.MESSAGE_TYPE]
 )
 
 
@@ -85,7 +81,7 @@ def from_message(element: pl.Expr | None = None) -> pl.Expr:
 
 def tools_to_canonical(raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     """(canonical tools, bad-tools flag) from a raw ``tools`` text column."""
-    given = pl.col("tools").str.strip_chars().str.len_chars().fill_null(0) > 0
+    given = M.nonblank(pl.col("tools"))
     tools = pl.when(given).then(jsontext.normalize_array(pl.col("tools")))
     return tools, given & tools.is_null()
 
@@ -96,13 +92,13 @@ class OpenAI(Format):
     detection_keys = "`messages` of {role, content} (tool_calls, tool role, name) + optional `tools`"
 
     def detect(self, sample: Sample) -> bool:
-        keys = {k for k in sample.keys if sample.values(k)}
+        keys = sample.present
         if "messages" not in keys or sample.kind("messages") != "list":
             return False
         if keys & {"chosen", "rejected", "completion", "conversations"}:
             return False
         items = sample.item_keys("messages")
-        roles = {m.get("role") for v in sample.values("messages") for m in v if isinstance(m, dict)}
+        roles = sample.item_values("messages", "role")
         from .sharegpt import SHAREGPT_ONLY_ROLES
 
         return "role" in items and "from" not in items and not (roles & SHAREGPT_ONLY_ROLES) and not _is_canonical(keys)
@@ -161,6 +157,4 @@ def jsontext_invalid(value: Any) -> bool:
 
 
 def _is_canonical(keys: set[str]) -> bool:
-    from ..schemas.record import COLUMNS
-
-    return set(COLUMNS) <= keys
+    return set(record.COLUMNS) <= keys

@@ -54,7 +54,7 @@ class Preference(Format):
     detection_keys = "`chosen` + `rejected` (+ `prompt`), strings or message lists"
 
     def detect(self, sample: Sample) -> bool:
-        keys = {k for k in sample.keys if sample.values(k)}
+        keys = sample.present
         if not {"chosen", "rejected"} <= keys or keys & {"instruction", "conversations", "messages"}:
             return False
         return sample.kind("chosen") in ("str", "list")

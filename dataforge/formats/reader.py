@@ -112,7 +112,7 @@ def _convert_rejects(
             "raw": pl.Series(shard.text_of(positions), dtype=pl.String),
         }
     )
-    canonical = bad.select([pl.col(c).cast(t) if c in bad.columns else pl.lit(None, dtype=t).alias(c) for c, t in POLARS_SCHEMA.items()])
+    canonical = bad.select([c for c in POLARS_SCHEMA if c in bad.columns])
     return conform_rejected(pl.concat([canonical, info], how="horizontal"))
 
 

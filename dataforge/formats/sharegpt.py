@@ -14,9 +14,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from . import jsontext
 from . import messages as M
 from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error
+from .openai import tools_to_canonical
 
 ROLE_MAP = {
     "human": "user", "user": "user",
@@ -108,14 +108,14 @@ class ShareGPT(Format):
     detection_keys = "`conversations` (or `messages`) of {from, value} turns; + system, tools, chosen/rejected, kto_tag"
 
     def detect(self, sample: Sample) -> bool:
-        keys = {k for k in sample.keys if sample.values(k)}
+        keys = sample.present
         if "conversations" in keys and sample.kind("conversations") == "list":
             return True
         if "messages" in keys and sample.kind("messages") == "list":
             items = sample.item_keys("messages")
             if "from" in items:
                 return True
-            roles = {m.get("role") for v in sample.values("messages") for m in v if isinstance(m, dict)}
+            roles = sample.item_values("messages", "role")
             return bool(roles & SHAREGPT_ONLY_ROLES)
         return False
 
@@ -143,11 +143,8 @@ class ShareGPT(Format):
         rk, ck = o["role_key"], o["content_key"]
         turns = conv.list.eval(turn_to_message(rk, ck, kinds=call_kinds(raw, o["key"], rk, ck)))
         system = pl.col("system")
-        has_system = system.str.strip_chars().str.len_chars().fill_null(0) > 0
-        system_turn = M.optional(M.message("system", system), has_system)
-        tools_raw = pl.col("tools")
-        tools_given = tools_raw.str.strip_chars().str.len_chars().fill_null(0) > 0
-        tools = pl.when(tools_given).then(jsontext.normalize_array(tools_raw))
+        system_turn = M.optional(M.message("system", system), M.nonblank(system))
+        tools, bad_tools = tools_to_canonical(raw)
 
         def pair(col: str) -> pl.Expr:
             c = pl.col(col)
@@ -163,7 +160,7 @@ class ShareGPT(Format):
             pair("chosen").alias("chosen"),
             pair("rejected").alias("rejected"),
             pl.col("kto_tag").alias("label"),
-            (tools_given & tools.is_null()).alias("_bad_tools"),
+            bad_tools.alias("_bad_tools"),
             conv.is_null().alias("_no_conv"),
         )
         out = M.concat_columns(out, ["_m0", "_m1"], "messages")
@@ -239,7 +236,7 @@ def _single_turn(msg: pl.Expr) -> pl.Expr:
 def _check_holdable(df: pl.DataFrame, fmt: str) -> None:
     """ShareGPT can't hold assistant text next to a tool call, or multi-turn pairs."""
     text_and_call = pl.col("messages").list.eval(
-        M.has_calls(M.field("tool_calls")) & (M.field("content").str.strip_chars().str.len_chars().fill_null(0) > 0)
+        M.has_calls(M.field("tool_calls")) & M.nonblank(M.field("content"))
     ).list.any()
     bad = df.filter(text_and_call.fill_null(False))["id"]
     if bad.len():

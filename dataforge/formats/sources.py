@@ -30,7 +30,7 @@ from .jsonl import iter_line_blocks, jsonl_shard
 from .objects import objects_to_frame
 from .shard import RawShard
 from .tabular import csv_frames, typed_shard
-from .textio import csv_head, file_kind, open_binary
+from .textio import file_kind, open_binary
 
 SAMPLE_ROWS = 100
 
@@ -56,11 +56,14 @@ def sample(path: Path, n: int = SAMPLE_ROWS) -> Sample:
     if kind == "json":
         return Sample([o for o in _json_array_head(path, n) if isinstance(o, dict)])
     if kind == "parquet":
-        pf = pq.ParquetFile(path)
-        batch = next(pf.iter_batches(batch_size=n), None)
-        return Sample(batch.to_pylist() if batch is not None else [])
-    frame = pl.read_csv(csv_head(path), infer_schema=False, n_rows=n)
-    return Sample([{k: _maybe_json(v) for k, v in r.items()} for r in frame.to_dicts()])
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=n), None)
+        rows = batch.to_pylist() if batch is not None else []
+    else:
+        frame = next(csv_frames(path, n), None)
+        rows = frame.head(n).to_dicts() if frame is not None else []
+    # nested fields stored as JSON text (every CSV, some Parquet files) are read as such
+    # (see tabular.typed_shard), so detection looks at the decoded values
+    return Sample([{k: _maybe_json(v) for k, v in r.items()} for r in rows])
 
 
 def _maybe_json(v: Any) -> Any:

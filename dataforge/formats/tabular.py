@@ -8,6 +8,8 @@ walked cell by cell, to reject exactly the bad rows.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -17,27 +19,45 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from . import jsontext
-from .base import Plan
+from .base import FormatError, Plan
 from .conform import arrow_jsonschema, conform, plan_dtypes
 from .objects import Reject, reject
 from .shard import RawShard
-from .textio import csv_head
+from .textio import open_binary
 
 ARROW_BLOCK = 4 << 20
 
 
+def _csv_header(path: Path) -> list[str]:
+    """The column names (the first record), read without touching the rest of the file."""
+    with io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="") as f:
+        try:
+            return next(csv.reader(f), [])
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise FormatError(f"{path}: cannot read the CSV header: {e}") from None
+
+
+def _csv_batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
+    # a row with the wrong number of cells, a broken quote, bad UTF-8: Arrow's streaming
+    # reader cannot say which data row it was, so stop with its message (it quotes the row)
+    try:
+        reader = pacsv.open_csv(
+            pa.input_stream(str(path), compression="detect"),
+            read_options=pacsv.ReadOptions(block_size=ARROW_BLOCK),
+            # an empty cell is null: CSV cannot tell "" from a missing value, and null keeps
+            # extra columns out of meta instead of filling it with empty strings
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True),
+        )
+        yield from reader
+    except pa.ArrowInvalid as e:
+        raise FormatError(f"{path}: not a valid CSV file: {e}") from None
+
+
 def csv_frames(path: Path, shard_rows: int) -> Iterator[pl.DataFrame]:
-    names = pl.read_csv(csv_head(path), infer_schema=False, n_rows=0).columns
-    reader = pacsv.open_csv(
-        pa.input_stream(str(path), compression="detect"),
-        read_options=pacsv.ReadOptions(block_size=ARROW_BLOCK),
-        # an empty cell is null: CSV cannot tell "" from a missing value, and null keeps
-        # extra columns out of meta instead of filling it with empty strings
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True),
-    )
+    names = _csv_header(path)
     pending: list[pl.DataFrame] = []
     size = 0
-    for batch in reader:
+    for batch in _csv_batches(path, names):
         frame = pl.from_arrow(batch)
         pending.append(frame)  # type: ignore[arg-type]
         size += batch.num_rows

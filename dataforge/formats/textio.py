@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from pathlib import Path
 from typing import BinaryIO
@@ -43,8 +42,3 @@ def _sniff_json(path: Path) -> str:
     except ValueError:
         return "json"
 
-
-def csv_head(path: Path) -> io.BytesIO:
-    """The first MiB of a CSV file (enough for its header and a detection sample)."""
-    with open_binary(path) as f:
-        return io.BytesIO(f.read(1 << 20))

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from .messages import field, has_calls, letters
+from .messages import ROLE_LETTERS, field, has_calls, letters, nonblank
 
 #: reason code -> what it means (docs/formats.md renders this table)
 REASONS: dict[str, str] = {
@@ -51,10 +51,6 @@ def _any_call(column: str, predicate: pl.Expr) -> pl.Expr:
     return _any_message(column, calls)
 
 
-def _blank(text: pl.Expr) -> pl.Expr:
-    return text.is_null() | (text.str.strip_chars().str.len_chars() == 0)
-
-
 def verdict(df: pl.DataFrame) -> pl.Series:
     """One reason code per row (null = the row is fine)."""
     has = {c: c in df.columns for c in (*LISTS, "_bad_tools", "_missing_label")}
@@ -80,11 +76,11 @@ def verdict(df: pl.DataFrame) -> pl.Series:
         missing = missing | pl.col("_missing_label")
     empty_conv = pl.col("messages").list.len() == 0
     unknown = any_of([L[c].str.contains("?", literal=True).fill_null(False) for c in lists])
-    bad_call = any_of([_any_call(c, _blank(pl.element().struct.field("name"))) for c in lists])
+    bad_call = any_of([_any_call(c, ~nonblank(pl.element().struct.field("name"))) for c in lists])
     bad_args = any_of([_any_call(c, pl.element().struct.field("arguments").is_null()) for c in lists])
     empty = any_of(
         [
-            _any_message(c, _blank(field("content")) & ~((field("role") == "assistant") & has_calls(field("tool_calls"))))
+            _any_message(c, ~nonblank(field("content")) & ~((field("role") == "assistant") & has_calls(field("tool_calls"))))
             for c in lists
         ]
     )
@@ -143,7 +139,7 @@ def message_letter(m: dict[str, Any]) -> str:
     role = m.get("role")
     if role == "assistant" and m.get("tool_calls"):
         return "c"
-    return {"system": "s", "user": "u", "assistant": "a", "tool": "t"}.get(role or "", "?")
+    return ROLE_LETTERS.get(role or "", "?")
 
 
 def first_bad_turn(seq: str, kind: str) -> tuple[int, str]:

@@ -15,8 +15,6 @@ the reader takes back as is).
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +22,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..fileio import AtomicFile, AtomicOutput
 from ..schemas.record import CANONICAL_SCHEMA, to_arrow, with_content_ids
 from . import jsontext
 from .base import Encoded, Format, FormatError, get
@@ -51,24 +50,6 @@ def output_kind(path: Path) -> str:
     if name.endswith(".json"):
         return "json"
     raise FormatError(f"{path}: output must end in .parquet, .jsonl or .json (optionally .gz)")
-
-
-class AtomicFile:
-    """A temporary file in the target's folder that becomes the target on ``commit``."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-
-    def commit(self) -> Path:
-        os.replace(self.tmp, self.target)
-        return self.target
-
-    def discard(self) -> None:
-        self.tmp.unlink(missing_ok=True)
 
 
 def nested_keys(dtype: pl.DataType) -> set[str]:
@@ -132,7 +113,7 @@ def json_lines(df: pl.DataFrame, enc: Encoded, fmt: Format, *, spread_meta: bool
     return out["line"]
 
 
-class ShardWriter:
+class ShardWriter(AtomicOutput):
     """Write canonical shards to ``path`` in ``format``; ``close()`` renames into place."""
 
     def __init__(self, path: str | Path, format: str = "canonical", **options: Any) -> None:
@@ -147,16 +128,6 @@ class ShardWriter:
         self._stream: IO[bytes] | None = None
         self._parquet: pq.ParquetWriter | None = None
         self._closed = False
-
-    # -- context manager -------------------------------------------------------------
-    def __enter__(self) -> "ShardWriter":
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     # -- writing ---------------------------------------------------------------------
     def write(self, df: pl.DataFrame) -> None:

@@ -31,6 +31,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import yaml
 
+from ..fileio import AtomicOutput
 from ..schemas.record import conform, empty_table
 from ..schemas.rejected import conform_rejected, empty_rejected
 from .base import Operator, make_op
@@ -245,12 +246,10 @@ def apply(
     )
 
 
-
-
 # -- rejected rows on disk --------------------------------------------------------------
 
 
-class RejectedWriter:
+class RejectedWriter(AtomicOutput):
     """Streams rejected rows into ``folder/``, one Parquet file per chain stage.
 
     Files are named ``NN-<stage>.parquet`` (``00-read_jsonl``, ``03-dedup.near``...), so
@@ -292,14 +291,6 @@ class RejectedWriter:
             writer.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def __enter__(self) -> "RejectedWriter":
-        return self
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def read_rejected(folder: str | os.PathLike[str]) -> pl.DataFrame:

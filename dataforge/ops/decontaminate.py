@@ -8,8 +8,8 @@ of letters/digits, Han/kana characters are taken as one character stream with pu
 spaces and other words removed, so formatting differences do not hide a copy. Every text
 yields both kinds of n-grams, so an English prompt quoting a Chinese eval item is caught.
 
-Vectorized: every n-gram is a polynomial rolling hash over per-token 64-bit hashes,
-computed with numpy over the exploded token column of the whole shard (a loop over the n
+Vectorized: n-grams are hashed for the whole shard at once by the shingling shared with
+dedup and the repetition filter (``dataforge.text.shingle_hashes``: a loop over the n
 positions, never over rows). The eval set's n-gram hashes are built once per op; records
 are matched with a hash join, and each candidate is confirmed by comparing the n-gram text,
 so a hash collision cannot reject a clean record. Each rejected row says which eval item
@@ -28,13 +28,12 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from ..text import UNSEGMENTED, normalize_for_matching
+from ..text import UNSEGMENTED, normalize_for_matching, shingle_hashes
 from .base import Operator, OpConfig, OpResult
 from .exprs import conversation_text
 
 _WORD_RE = rf"[[\p{{L}}\p{{N}}\p{{M}}]--[{UNSEGMENTED}]]+"
 _NOT_CJK_RE = rf"[^{UNSEGMENTED}]"
-_PRIME = np.uint64(1_099_511_628_211)  # FNV prime: mixes well under uint64 wrap-around
 _MATCH_CAP = 100
 
 
@@ -42,47 +41,29 @@ def _grams(texts: pl.Series, n_words: int, n_chars: int) -> pl.DataFrame:
     """All word and CJK-character n-grams of ``texts``: (doc, kind, pos, hash) rows.
 
     ``kind`` is "w" (word n-gram) or "c" (CJK character n-gram); ``pos`` is the token
-    offset inside the document, so the n-gram text can be rebuilt for the report.
+    offset inside the document, so the n-gram text can be rebuilt for the report. The
+    hashes are :func:`dataforge.text.shingle_hashes` over two token streams per text: its
+    words (Han/kana removed) and its Han/kana characters (everything else removed). A
+    stream shorter than n has no n-gram here (``shingle_hashes`` would give it one).
     """
-    docs = pl.DataFrame({"_t": texts.fill_null("")}).select(
-        normalize_for_matching(pl.col("_t")).alias("_t")
-    ).with_row_index("doc")
-    tokens = docs.select(
-        "doc",
-        pl.col("_t").str.extract_all(_WORD_RE).alias("w"),
-        pl.col("_t").str.replace_all(_NOT_CJK_RE, "").str.split("").alias("c"),
-    )
-    parts = [_rolling(tokens, kind, n) for kind, n in (("w", n_words), ("c", n_chars))]
-    return pl.concat(parts, how="vertical")
-
-
-def _rolling(tokens: pl.DataFrame, kind: str, n: int) -> pl.DataFrame:
     schema = {"doc": pl.UInt32, "kind": pl.String, "pos": pl.Int64, "hash": pl.UInt64}
-    flat = (
-        tokens.select("doc", pl.col(kind).alias("tok"))
-        .explode("tok")
-        .drop_nulls("tok")
-        .with_columns(pl.int_range(pl.len()).over("doc").alias("pos"))
+    norm = pl.DataFrame({"_t": texts.fill_null("")}).select(normalize_for_matching(pl.col("_t")))["_t"]
+    streams = (
+        ("w", n_words, "words", norm.str.replace_all(rf"[{UNSEGMENTED}]", " ")),
+        ("c", n_chars, "chars", norm.str.replace_all(_NOT_CJK_RE, "")),
     )
-    m = flat.height - n + 1
-    if m <= 0:
-        return pl.DataFrame(schema=schema)
-    token_hash = flat["tok"].hash(seed=0x5EED).to_numpy()
-    doc = flat["doc"].to_numpy()
-    acc = np.zeros(m, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(n):
-            acc = acc * _PRIME + token_hash[j : j + m]
-    inside = doc[:m] == doc[n - 1 :]  # the window does not straddle two documents
-    return pl.DataFrame(
-        {
-            "doc": doc[:m][inside],
-            "kind": np.full(int(inside.sum()), kind),
-            "pos": flat["pos"].to_numpy()[:m][inside],
-            "hash": acc[inside],
-        },
-        schema=schema,
-    )
+    parts = []
+    for kind, n, tokenization, stream in streams:
+        sh = shingle_hashes(stream, ngram_words=n, ngram_chars=n, tokenization=tokenization)
+        counts = sh.counts()
+        pos = np.arange(len(sh.doc), dtype=np.int64) - (np.cumsum(counts) - counts)[sh.doc]
+        full = sh.n_tokens[sh.doc] >= n
+        parts.append(
+            pl.DataFrame(
+                {"doc": sh.doc[full], "kind": kind, "pos": pos[full], "hash": sh.hashes[full]}, schema=schema
+            )
+        )
+    return pl.concat(parts, how="vertical")
 
 
 def _gram_text(texts: pl.Expr, kind: pl.Expr, pos: pl.Expr, n_words: int, n_chars: int) -> pl.Expr:
@@ -171,7 +152,7 @@ class Decontaminate(Operator):
             .first()
             .select("doc", "eval_id", "ngram", "kind")
         )
-        frame = records.with_row_index("doc").join(matches, on="doc", how="left")
+        frame = records.with_row_index("doc").join(matches, on="doc", how="left", maintain_order="left")
         unit = pl.when(pl.col("kind") == "w").then(pl.lit(f"{cfg.n}-word")).otherwise(pl.lit(f"{cfg.cjk_chars}-character"))
         result = self.split(
             frame,

@@ -25,8 +25,17 @@ from ..text import Tokenization, nfkc, normalize_for_matching, shingle_hashes
 from .base import Operator, OpConfig, OpResult
 from .exprs import record_text
 
-_KEY_HELP = "what must repeat: prompt (user turns), conversation (all of messages) or record (+ chosen/rejected)"
-_SYSTEM_HELP = "count system turns in the key (off: a shared system prompt would make everything alike)"
+
+class _KeyConfig(OpConfig):
+    """The dedup key, shared by both ops (see :mod:`dataforge.dedup.keys`)."""
+
+    key: KeyMode = Field(
+        "conversation",
+        description="what must repeat: prompt (user turns), conversation (all of messages) or record (+ chosen/rejected)",
+    )
+    include_system: bool = Field(
+        False, description="count system turns in the key (off: a shared system prompt would make everything alike)"
+    )
 
 
 def _has_text(text: pl.Expr) -> pl.Expr:
@@ -38,9 +47,7 @@ class ExactDedup(Operator):
 
     name = "dedup.exact"
 
-    class Config(OpConfig):
-        key: KeyMode = Field("conversation", description=_KEY_HELP)
-        include_system: bool = Field(False, description=_SYSTEM_HELP)
+    class Config(_KeyConfig):
         strip_punctuation: bool = Field(
             False, description="also ignore punctuation and symbols when comparing"
         )
@@ -101,9 +108,7 @@ class NearDedup(Operator):
 
     name = "dedup.near"
 
-    class Config(OpConfig):
-        key: KeyMode = Field("conversation", description=_KEY_HELP)
-        include_system: bool = Field(False, description=_SYSTEM_HELP)
+    class Config(_KeyConfig):
         threshold: float = Field(
             0.8, gt=0.0, lt=1.0, description="Jaccard similarity above which records are duplicates"
         )

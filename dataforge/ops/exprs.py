@@ -12,12 +12,16 @@ import polars as pl
 MESSAGE_LISTS = ("messages", "chosen", "rejected")
 
 
-def turn_texts(column: str = "messages", roles: Iterable[str] | None = None) -> pl.Expr:
+def turn_texts(
+    column: str = "messages", roles: Iterable[str] | None = None, text: pl.Expr | None = None
+) -> pl.Expr:
     """list[str] of the contents of a message list, optionally only some roles.
 
-    Null contents (tool-call-only assistant turns) become empty strings.
+    Null contents (tool-call-only assistant turns) become empty strings. ``text``, an
+    expression over the message (``pl.element()``) inside ``list.eval``, replaces the
+    content as what each turn contributes (dedup keys add rendered tool calls).
     """
-    content = pl.element().struct.field("content").fill_null("")
+    content = pl.element().struct.field("content").fill_null("") if text is None else text
     if roles is None:
         return pl.col(column).list.eval(content)
     role_list = list(roles)
@@ -27,10 +31,12 @@ def turn_texts(column: str = "messages", roles: Iterable[str] | None = None) -> 
 
 
 def conversation_text(
-    column: str = "messages", roles: Iterable[str] | None = None, sep: str = "\n"
+    column: str = "messages", roles: Iterable[str] | None = None, sep: str = "\n",
+    text: pl.Expr | None = None,
 ) -> pl.Expr:
-    """All selected turn contents of a message list joined into one string per row."""
-    return turn_texts(column, roles).list.join(sep).fill_null("")
+    """All selected turn contents (or ``text``, see :func:`turn_texts`) of a message list
+    joined into one string per row."""
+    return turn_texts(column, roles, text).list.join(sep).fill_null("")
 
 
 def record_text(roles: Iterable[str] | None = None, sep: str = "\n") -> pl.Expr:

@@ -20,7 +20,9 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from .. import models
+from .. import chat_template, models
+from ..formats.messages import letters
+from ..formats.validate import SFT_ORDER
 from ..text import script_counts, shingle_hashes, strip_code
 from .base import Operator, OpConfig, OpResult
 from .exprs import MESSAGE_LISTS, prompt_text, record_text
@@ -213,7 +215,9 @@ class LengthFilter(Operator):
         texts = contents.fill_null("")
         if self.config.unit == "chars":
             return texts.str.len_chars().to_numpy().astype(np.int64)
-        tokenizer = self._load_tokenizer()
+        if self._tokenizer is None:  # once per op; the loader caches per process (fast tokenizers batch in Rust)
+            self._tokenizer = chat_template.load_tokenizer(self.config.tokenizer)
+        tokenizer = self._tokenizer
         out = np.zeros(len(texts), np.int64)
         size = self.config.batch_size
         for lo in range(0, len(texts), size):
@@ -223,14 +227,6 @@ class LengthFilter(Operator):
             )["input_ids"]
             out[lo : lo + len(ids)] = np.fromiter(map(len, ids), np.int64, len(ids))
         return out
-
-    def _load_tokenizer(self) -> Any:
-        """The tokenizer, loaded once per op instance (fast tokenizers batch in Rust)."""
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(models.resolve(self.config.tokenizer))
-        return self._tokenizer
 
 
 # -- filter.empty_turns ---------------------------------------------------------------------------
@@ -279,11 +275,12 @@ class EmptyTurnsFilter(Operator):
 
 # -- filter.role_order ----------------------------------------------------------------------------
 
-#: Role letters: s system, u user, a assistant, c assistant turn with tool calls, t tool.
+#: Role letters (``formats.messages.letters``): s system, u user, a assistant, c assistant
+#: turn with tool calls, t tool, ? unknown.
 #: A complete conversation: optional system, then user turns each answered by the
 #: assistant, where an answer may first go through tool-call rounds (c, then t...); the
 #: last answer may be a tool call itself (function-calling data whose target is the call).
-_COMPLETE = r"^s?(?:u(?:ct+)*a)*u(?:ct+)*[ac]$"
+_COMPLETE = SFT_ORDER  # the readers' grammar (formats.validate): s?u((ct+)*au)*(ct+)*[ac]
 #: The same, but it may stop anywhere after a user turn or tool result (prompt-only data).
 _OPEN = r"^s?(?:u(?:ct+)*a)*(?:u(?:ct+)*c?)?$"
 _DIAGNOSES: list[tuple[str, str]] = [
@@ -298,21 +295,6 @@ _DIAGNOSES: list[tuple[str, str]] = [
     (r"tu", "user turn before the assistant answered the tool results"),
     (r"[^ac]$", "does not end with an assistant turn"),
 ]
-
-
-def _role_letters(column: str) -> pl.Expr:
-    """The roles of a message list as one string of letters (null list -> null)."""
-    role = pl.element().struct.field("role")
-    calls = pl.element().struct.field("tool_calls").list.len().fill_null(0) > 0
-    letter = (
-        pl.when(role == "system").then(pl.lit("s"))
-        .when(role == "user").then(pl.lit("u"))
-        .when((role == "assistant") & calls).then(pl.lit("c"))
-        .when(role == "assistant").then(pl.lit("a"))
-        .when(role == "tool").then(pl.lit("t"))
-        .otherwise(pl.lit("?"))
-    )
-    return pl.col(column).list.eval(letter).list.join("")
 
 
 def _diagnose(seq: pl.Expr) -> pl.Expr:
@@ -336,7 +318,7 @@ class RoleOrderFilter(Operator):
 
     def process(self, records: pl.DataFrame) -> OpResult:
         grammar = _COMPLETE if self.config.require_final_assistant else _OPEN
-        m, c, r = _role_letters("messages"), _role_letters("chosen"), _role_letters("rejected")
+        m, c, r = letters("messages"), letters("chosen"), letters("rejected")
         pref = pl.col("chosen").is_not_null() | pl.col("rejected").is_not_null()
         seqs = records.select(
             pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),

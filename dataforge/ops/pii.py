@@ -28,6 +28,10 @@ from .base import OpConfig, Operator, OpResult
 from .exprs import MESSAGE_LISTS
 
 
+def _ner_hint(names: list[str]) -> str:
+    return " (NER entities need ner_models)" if set(names) & set(NER_ENTITIES) else ""
+
+
 class PiiMask(Operator):
     """Mask PII (email, phone, card, IP, URL, IBAN, Chinese mobile/ID/bank card; names and
     places with a NER model) in every turn, as typed placeholders or per-record pseudonyms.
@@ -122,8 +126,19 @@ class PiiMask(Operator):
             known = set(PATTERN_ENTITIES) | (set(NER_ENTITIES) if self.ner_models else set())
             bad = [e for e in self.entities or [] if e not in known]
             if bad:
-                hint = " (NER entities need ner_models)" if set(bad) & set(NER_ENTITIES) else ""
-                raise ValueError(f"unknown entities {bad}{hint}; known: {sorted(known)}")
+                raise ValueError(f"unknown entities {bad}{_ner_hint(bad)}; known: {sorted(known)}")
+            every = set(PATTERN_ENTITIES) | set(NER_ENTITIES)
+            bad = [e for e in self.labels if e not in every]
+            if bad:
+                raise ValueError(f"labels name unknown entities {bad}; known: {sorted(every)}")
+            labels = {**DEFAULT_LABELS, **self.labels}
+            names = known | {labels[e] for e in known}
+            bad = [e for e in self.reject_entities if e not in names]
+            if bad:
+                raise ValueError(
+                    f"reject_entities {bad} are neither entity types nor labels{_ner_hint(bad)}; "
+                    f"known: {sorted(names)}"
+                )
             return self
 
     # -- setup, built on first use and shared by every op with the same models ----------
@@ -160,11 +175,12 @@ class PiiMask(Operator):
 
     def _spans(self, texts: pl.Series) -> pl.DataFrame:
         from ..pii.engine import text_languages
-        from ..pii.reference import presidio_spans
         from ..pii.resolve import resolve_conflicts
 
         languages = text_languages(texts)
         if self.config.engine == "presidio":
+            from ..pii.reference import presidio_spans
+
             return presidio_spans(
                 self._setup, texts, languages, self._entities, self.config.score_threshold
             )

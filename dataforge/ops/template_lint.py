@@ -39,8 +39,8 @@ from pydantic import Field
 from .. import chat_template as ct
 from ..models import DEFAULT_CAUSAL_LM
 from ..schemas.record import COLUMNS
-from ..schemas.rejected import empty_rejected, reject_records
 from .base import Operator, OpConfig, OpResult
+from .exprs import MESSAGE_LISTS, conversation_text, turn_texts
 
 #: Reasons in priority order: a record failing several checks is rejected for the first.
 REASONS = (
@@ -151,12 +151,12 @@ class TemplateLint(Operator):
         if setup.check_mask:
             checks.append(_mask_check(rendered))
         lengths = rendered.group_by("_row").agg(pl.col("_tokens").max().alias("_tokens"))
-        frame = frame.join(lengths, on="_row", how="left")
+        frame = frame.join(lengths, on="_row", how="left", maintain_order="left")
         stats = self._length_stats(frame)
         frame, overflow = self._overflow(frame, convs, views, tools, setup, stats)
         checks.append(overflow)
         stats.update(self._template_report(setup, convs, rendered))
-        return _partition(self.name, frame, checks, stats)
+        return _partition(self, frame, checks, stats)
 
     def _render_views(
         self, views: pl.DataFrame, convs: list[Any], conv_errors: list[str | None],
@@ -242,7 +242,7 @@ class TemplateLint(Operator):
                 pl.lit(None, dtype=pl.String).alias("_field"),
             )
         keep_n = _truncation_points(self, frame.filter(over), convs, views, tools, setup)
-        frame = frame.join(keep_n, on="_row", how="left")
+        frame = frame.join(keep_n, on="_row", how="left", maintain_order="left")
         failed = frame.filter(over & pl.col("_keep_n").is_null()).select(
             "_row", pl.lit("too_long").alias("_reason"),
             pl.concat_str(
@@ -383,11 +383,9 @@ def _special_token_check(frame: pl.DataFrame, specials: list[str]) -> pl.DataFra
     if not specials:
         return _no_failures()
     parts = []
-    for column in ("messages", "chosen", "rejected"):
-        hits = pl.col(column).list.eval(
-            pl.element().struct.field("content").fill_null("").str.contains_any(specials)
-        )
-        text = pl.col(column).list.eval(pl.element().struct.field("content").fill_null("")).list.join("\n")
+    for column in MESSAGE_LISTS:
+        hits = turn_texts(column).list.eval(pl.element().str.contains_any(specials))
+        text = conversation_text(column)
         parts.append(
             frame.filter(hits.list.any().fill_null(False)).select(
                 "_row",
@@ -547,7 +545,7 @@ def _truncation_points(
 
 
 def _partition(
-    stage: str, frame: pl.DataFrame, checks: list[pl.DataFrame], stats: dict[str, Any]
+    op: TemplateLint, frame: pl.DataFrame, checks: list[pl.DataFrame], stats: dict[str, Any]
 ) -> OpResult:
     """One verdict per record: the highest-priority failing check wins."""
     priority = {r: i for i, r in enumerate(REASONS)}
@@ -558,28 +556,23 @@ def _partition(
         .group_by("_row", maintain_order=True)
         .agg(pl.all().first(), pl.col("_reason").n_unique().alias("_n"))
     )
-    frame = frame.join(verdict, on="_row", how="left")
-    bad = pl.col("_reason").is_not_null()
-    kept = frame.filter(~bad)
+    frame = frame.join(verdict, on="_row", how="left", maintain_order="left")
+    result = op.split(
+        frame, pl.col("_reason").is_not_null(), reason=pl.col("_reason"), field=pl.col("_field"),
+        detail=pl.when(pl.col("_n") > 1)
+        .then(pl.format("{} (and {} other check(s) failed)", pl.col("_detail"), pl.col("_n") - 1))
+        .otherwise(pl.col("_detail")),
+        stats=stats,
+    )
+    kept = result.kept
     if "_keep_n" in kept.columns:  # on_overflow: truncate; rejected rows stay as they came
         truncated = kept.filter(pl.col("_keep_n").is_not_null())
-        stats["truncated"] = truncated.height
-        stats["truncated_ids"] = truncated["id"].head(_ID_CAP).to_list()
+        result.stats["truncated"] = truncated.height
+        result.stats["truncated_ids"] = truncated["id"].head(_ID_CAP).to_list()
         kept = kept.with_columns(
             pl.when(pl.col("_keep_n").is_not_null())
             .then(pl.col("messages").list.slice(0, pl.col("_keep_n")))
             .otherwise(pl.col("messages"))
         )
-    kept = kept.select(COLUMNS)
-    rows = frame.filter(bad)
-    rejected = (
-        reject_records(
-            rows, stage=stage, reason=pl.col("_reason"), field=pl.col("_field"),
-            detail=pl.when(pl.col("_n") > 1)
-            .then(pl.format("{} (and {} other check(s) failed)", pl.col("_detail"), pl.col("_n") - 1))
-            .otherwise(pl.col("_detail")),
-        )
-        if rows.height
-        else empty_rejected()
-    )
-    return OpResult(kept, rejected, stats)
+    result.kept = kept.select(COLUMNS)
+    return result

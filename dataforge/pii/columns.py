@@ -87,7 +87,10 @@ class MessageColumn:
         return self.messages.flatten()  # children with the message-level nulls applied
 
     def _field_index(self, name: str) -> int:
-        return self.messages.type.get_field_index(name)
+        index = self.messages.type.get_field_index(name)
+        if index < 0:  # Arrow answers -1, which would silently read the last field
+            raise ValueError(f"messages lack the canonical field {name!r}; conform the table first")
+        return index
 
     def contents(self, roles: list[str] | None) -> pl.DataFrame:
         """Pool rows for the non-empty contents (of the given roles)."""

@@ -36,39 +36,23 @@ from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
     IbanRecognizer,
-    IpRecognizer,
     SpacyRecognizer,
-    UrlRecognizer,
 )
 
 from .engine import PiiSetup
 from .resolve import FINDINGS_SCHEMA, remove_duplicates
 
-#: Gates for the patterns of presidio's recognizers (polars/Rust regex), by pattern name:
-#: each is contained in every match of its pattern. Emails contain ``[@]``; the card gate
-#: is presidio's card pattern without ``\b`` and lookahead; IPv4 has digit-dot-digit and
-#: every IPv6 form a hex digit or colon before a colon; URLs need ``.`` and a TLD of two or
-#: more letters (under ``(?i)`` ASCII letters also match ſ, K, İ: letters all the same),
-#: quoted ones a quote first, schema ones ``http(s)://``; IBANs start ``[A-Z]{2}[0-9]{2}``
-#: (case-sensitive). The zh copies keep the pattern names. Our recognizers carry ``GATE``
-#: (one gate) or ``GATES`` (by pattern name: our IP and URL recognizers, same names).
+#: Gates for the patterns of presidio's recognizers we register as they are (polars/Rust
+#: regex), by pattern name: each is contained in every match of its pattern. Emails contain
+#: ``@``; the card gate is presidio's card pattern without ``\b`` and lookahead; IBANs
+#: start ``[A-Z]{2}[0-9]{2}`` (case-sensitive). The zh copies keep the pattern names. Our
+#: recognizers carry ``GATE`` (one gate) or ``GATES`` (by pattern name: IP and URL).
 STOCK_GATES: tuple[tuple[type, dict[str, str]], ...] = (
     (EmailRecognizer, {"Email (Medium)": "@"}),
     (
         CreditCardRecognizer,
         {"All Credit Cards (weak)":
          r"(?:4\d{3}|5[0-5]\d{2}|6\d{3}|1\d{3}|3\d{3})[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}"},
-    ),
-    (
-        IpRecognizer,
-        {"IPv4_mapped": "::", "IPv4_embedded": "[0-9A-Fa-f]:", "IPv4": r"\d\.\d",
-         "IPv6": "[0-9A-Fa-f:]:", "IPv6_unspecified": "::"},
-    ),
-    (
-        UrlRecognizer,
-        {"Standard Url": "(?i)https?://", "Non schema URL": r"\.\p{L}\p{L}",
-         "Quoted URL": "(?i)[\"']https?://",
-         "Quoted Non-schema URL": r"[\"'][\w.\-]+\.\p{L}\p{L}"},
     ),
     (IbanRecognizer, {"IBAN Generic": "[A-Z]{2}[0-9]{2}"}),
 )
@@ -84,16 +68,20 @@ def pattern_gates(recognizer: PatternRecognizer) -> list[str | None]:
     return [own or table.get(p.name) for p in recognizer.patterns]
 
 
+def any_gate(gates: list[str | None]) -> str | None:
+    """One regex matching where any of ``gates`` does; None if one of them is unknown."""
+    if not gates or None in gates:
+        return None
+    return "|".join(f"(?:{g})" for g in dict.fromkeys(gates))
+
+
 def gate_for(recognizer: EntityRecognizer) -> str | None:
     """One gate for the whole recognizer (any of its pattern gates), or None: then every
     text is scanned."""
     own = getattr(recognizer, "GATE", None)
     if own or not isinstance(recognizer, PatternRecognizer):
         return own
-    gates = pattern_gates(recognizer)
-    if not gates or None in gates:
-        return None
-    return "|".join(f"(?:{g})" for g in dict.fromkeys(gates))
+    return any_gate(pattern_gates(recognizer))
 
 
 def _is_plain_pattern(recognizer: EntityRecognizer) -> bool:

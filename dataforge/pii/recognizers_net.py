@@ -98,7 +98,8 @@ IP_PATTERNS = [
     ),
 ]
 
-#: Per pattern, a polars (Rust) regex that every match of it contains.
+#: Per pattern, a polars (Rust) regex that every match of it contains: IPv4 has
+#: digit-dot-digit, every IPv6 form a hex digit or colon before a colon.
 IP_GATES = {
     "IPv4_mapped": "::", "IPv4_embedded": "[0-9A-Fa-f]:", "IPv4": r"\d\.\d",
     "IPv6": "[0-9A-Fa-f:]:", "IPv6_unspecified": "::",
@@ -108,14 +109,8 @@ IP_GATES = {
 class StrictIpRecognizer(IpRecognizer):
     """presidio's IP recognizer without slices, scopes and bare ``::`` (module doc)."""
 
-    PATTERNS = IP_PATTERNS
+    PATTERNS = IP_PATTERNS  # presidio's __init__ takes PATTERNS and CONTEXT from the class
     GATES = IP_GATES
-
-    def __init__(self, supported_language: str = "en", name: str | None = None) -> None:
-        super().__init__(
-            patterns=list(self.PATTERNS), context=list(self.CONTEXT),
-            supported_language=supported_language, name=name or type(self).__name__,
-        )
 
 
 # -- URL ---------------------------------------------------------------------------------
@@ -177,6 +172,8 @@ URL_PATTERNS = [
     Pattern("Quoted Non-schema URL", rf"""(?i)["']{NON_SCHEMA_URL}["']""", 0.5),
 ]
 
+#: Gates: ``.`` and a TLD of two or more letters (under ``(?i)`` ASCII letters also match
+#: ſ, K, İ: letters all the same), quoted forms a quote first, schema ones ``http(s)://``.
 URL_GATES = {
     "Standard Url": "(?i)https?://", "Non schema URL": r"\.\p{L}\p{L}",
     "Quoted URL": "(?i)[\"']https?://", "Quoted Non-schema URL": r"[\"'][\w.\-]+\.\p{L}\p{L}",
@@ -205,14 +202,8 @@ def not_a_host(url: str) -> bool:
 class StrictUrlRecognizer(UrlRecognizer):
     """presidio's URL recognizer with host boundaries and bare-host rules (module doc)."""
 
-    PATTERNS = URL_PATTERNS
+    PATTERNS = URL_PATTERNS  # presidio's __init__ takes PATTERNS and CONTEXT from the class
     GATES = URL_GATES
-
-    def __init__(self, supported_language: str = "en", name: str | None = None) -> None:
-        super().__init__(
-            patterns=list(self.PATTERNS), context=list(self.CONTEXT),
-            supported_language=supported_language, name=name or type(self).__name__,
-        )
 
     def invalidate_result(self, pattern_text: str) -> bool:  # noqa: D102
         return not_a_host(pattern_text)

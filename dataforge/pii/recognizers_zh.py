@@ -10,8 +10,9 @@ such ties in hash order, which varies between processes): an 18-digit number tha
 valid ID and passes Luhn is an ID (1.0) rather than a bank card (0.9), and a number that
 is a Chinese mobile is CN_MOBILE (0.8) rather than the generic PHONE_NUMBER (0.5).
 
-Each class carries ``GATE``: a polars (Rust) regex that every match must contain, used to
-skip texts without a candidate before any Python runs (see ``fast.py``).
+Each ``Cn*`` class carries ``GATE``: a polars (Rust) regex that every match must contain,
+used to skip texts without a candidate before any Python runs (see ``fast.py``); the zh
+copies use the gates of the recognizers they copy (same pattern names).
 """
 
 from __future__ import annotations
@@ -28,7 +29,24 @@ _D19 = "[1-9１-９]"
 _NO_DIGIT_AFTER = "(?![0-9０-９])"
 
 
-class CnMobileRecognizer(PatternRecognizer):
+class _CnRecognizer(PatternRecognizer):
+    """A Chinese-number recognizer, registered for both languages: the subclass sets
+    ``ENTITY``, ``PATTERNS``, ``CONTEXT`` and ``GATE``; named ``<class>_<language>``."""
+
+    ENTITY: str
+    GATE: str
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            name=f"{type(self).__name__}_{supported_language}",
+            supported_language=supported_language,
+            patterns=list(self.PATTERNS),
+            context=self.CONTEXT,
+        )
+
+
+class CnMobileRecognizer(_CnRecognizer):
     """Mainland mobile numbers: 1[3-9] + 9 digits, optional +86/0086, spaces or dashes."""
 
     ENTITY = "CN_MOBILE"
@@ -43,17 +61,8 @@ class CnMobileRecognizer(PatternRecognizer):
     GATE = _BODY
     CONTEXT = ["手机", "电话", "联系", "mobile", "phone", "tel"]
 
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            name=f"CnMobileRecognizer_{supported_language}",
-            supported_language=supported_language,
-            patterns=list(self.PATTERNS),
-            context=self.CONTEXT,
-        )
 
-
-class CnIdCardRecognizer(PatternRecognizer):
+class CnIdCardRecognizer(_CnRecognizer):
     """Resident ID numbers (GB 11643): 17 digits + digit/X, checksum and birth date valid."""
 
     ENTITY = "CN_ID_CARD"
@@ -62,20 +71,11 @@ class CnIdCardRecognizer(PatternRecognizer):
     GATE = _BODY
     CONTEXT = ["身份证", "证件", "身份证号", "id"]
 
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            name=f"CnIdCardRecognizer_{supported_language}",
-            supported_language=supported_language,
-            patterns=list(self.PATTERNS),
-            context=self.CONTEXT,
-        )
-
     def validate_result(self, pattern_text: str) -> bool:  # noqa: D102
         return cn_id_valid(pattern_text)
 
 
-class CnBankCardRecognizer(PatternRecognizer):
+class CnBankCardRecognizer(_CnRecognizer):
     """Bank card numbers (UnionPay and others): 16-19 digits, Luhn valid.
 
     Validity goes through ``invalidate_result`` so a valid card keeps the pattern score
@@ -95,15 +95,6 @@ class CnBankCardRecognizer(PatternRecognizer):
     GATE = f"{_D19}{_D}{{3}}(?:[ \\-]?{_D}{{4}}){{3}}"
     CONTEXT = ["银行卡", "卡号", "账号", "储蓄卡", "信用卡", "card", "account"]
 
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            name=f"CnBankCardRecognizer_{supported_language}",
-            supported_language=supported_language,
-            patterns=list(self.PATTERNS),
-            context=self.CONTEXT,
-        )
-
     def invalidate_result(self, pattern_text: str) -> bool:  # noqa: D102
         return not luhn_valid(pattern_text)
 
@@ -112,42 +103,39 @@ def _zh_patterns(patterns: list[Pattern]) -> list[Pattern]:
     return [Pattern(p.name, cjk_aware(p.regex), p.score) for p in patterns]
 
 
-class ZhEmailRecognizer(EmailRecognizer):
+class _ZhCopy:
+    """Mixin for the zh copies below: registered for ``zh`` only, named after the class
+    (presidio's default); the recognizer's own ``__init__`` takes ``PATTERNS``/``CONTEXT``
+    from the class."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_language="zh")  # type: ignore[call-arg]
+
+
+class ZhEmailRecognizer(_ZhCopy, EmailRecognizer):
     """presidio's email pattern with CJK-aware ``\\w``/``\\b``: ``邮箱a@b.cn`` -> ``a@b.cn``."""
 
     PATTERNS = _zh_patterns(EmailRecognizer.PATTERNS)
     CONTEXT = ["email", "邮箱", "邮件", "电子邮件"]
 
-    def __init__(self) -> None:
-        super().__init__(supported_language="zh", name="ZhEmailRecognizer")
 
-
-class ZhCreditCardRecognizer(CreditCardRecognizer):
+class ZhCreditCardRecognizer(_ZhCopy, CreditCardRecognizer):
     """presidio's card pattern (Luhn-validated) with ``\\b`` that fires next to Han."""
 
     PATTERNS = _zh_patterns(CreditCardRecognizer.PATTERNS)
     CONTEXT = ["信用卡", "银行卡", "卡号", "visa", "mastercard", "card"]
 
-    def __init__(self) -> None:
-        super().__init__(supported_language="zh", name="ZhCreditCardRecognizer")
 
-
-class ZhIpRecognizer(StrictIpRecognizer):
+class ZhIpRecognizer(_ZhCopy, StrictIpRecognizer):
     """Our IPv4/IPv6 patterns (``recognizers_net.py``) with boundaries that fire next to Han."""
 
     PATTERNS = _zh_patterns(StrictIpRecognizer.PATTERNS)
     CONTEXT = ["ip", "ipv4", "ipv6", "地址", "服务器"]
 
-    def __init__(self) -> None:
-        super().__init__(supported_language="zh", name="ZhIpRecognizer")
 
-
-class ZhUrlRecognizer(StrictUrlRecognizer):
+class ZhUrlRecognizer(_ZhCopy, StrictUrlRecognizer):
     """Our URL patterns (``recognizers_net.py``) with host boundaries that fire next to
     Han: ``访问baidu.com查看`` -> ``baidu.com``."""
 
     PATTERNS = _zh_patterns(StrictUrlRecognizer.PATTERNS)
     CONTEXT = ["url", "website", "link", "网址", "网站", "链接", "官网"]
-
-    def __init__(self) -> None:
-        super().__init__(supported_language="zh", name="ZhUrlRecognizer")

@@ -22,7 +22,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import ConflictResolutionStrategy, OperatorConfig
 
 from .engine import PiiSetup
-from .fast import gate_for
+from .fast import any_gate, gate_for
 from .resolve import FINDINGS_SCHEMA, empty_findings
 
 _ANONYMIZER = AnonymizerEngine()
@@ -33,13 +33,8 @@ def combined_gate(setup: PiiSetup, language: str, entities: list[str]) -> str | 
     """One regex any text with a pattern match contains (None: no pre-pass possible)."""
     if language in setup.ner_languages:
         return None
-    gates = [
-        gate_for(r)
-        for r in setup.analyzer.registry.get_recognizers(language=language, entities=entities)
-    ]
-    if not gates or any(g is None for g in gates):
-        return None
-    return "|".join(f"(?:{g})" for g in dict.fromkeys(gates))
+    recognizers = setup.analyzer.registry.get_recognizers(language=language, entities=entities)
+    return any_gate([gate_for(r) for r in recognizers])
 
 
 def candidates(

@@ -20,12 +20,12 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
 import polars as pl
 
+from ..fileio import file_sha256, package_versions, write_json_atomic
 from .model import Recipe
 
 STAGE_FILE = "_stage.json"
@@ -43,35 +43,13 @@ class StageOutcome:
     artifacts: dict[str, str] = field(default_factory=dict)
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fingerprint(*parts: Any) -> str:
     payload = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in _VERSIONED:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
-    os.replace(tmp, path)
+    return {"python": platform.python_version(), **package_versions(_VERSIONED)}
 
 
 class RecipeRunner:
@@ -116,7 +94,7 @@ class RecipeRunner:
             if done.get("fingerprint") == fingerprint:
                 self.log(f"[{name}] up to date ({fingerprint}), skipped")
                 return StageOutcome(name, fingerprint, True, 0.0, done.get("stats", {}),
-                                    done.get("artifacts", {}))
+                                    self._artifact_paths(final, done))
         self.log(f"[{name}] running ({fingerprint})")
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=self.run_dir))
         start = time.perf_counter()
@@ -130,8 +108,13 @@ class RecipeRunner:
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        artifacts = {k: str(final / v) for k, v in result.get("artifacts", {}).items()}
-        return StageOutcome(name, fingerprint, False, seconds, result.get("stats", {}), artifacts)
+        return StageOutcome(name, fingerprint, False, seconds, result.get("stats", {}),
+                            self._artifact_paths(final, result))
+
+    @staticmethod
+    def _artifact_paths(stage_dir: Path, result: dict[str, Any]) -> dict[str, str]:
+        """Stage results name artifacts relative to the stage folder; callers get paths."""
+        return {k: str(stage_dir / v) for k, v in result.get("artifacts", {}).items()}
 
     def _input_path(self, path: str) -> Path:
         p = Path(path)
@@ -141,7 +124,7 @@ class RecipeRunner:
 
     def _data_fingerprint(self) -> str:
         stage = self.recipe.data
-        digests = [file_digest(self._input_path(i.path)) for i in stage.inputs]
+        digests = [file_sha256(self._input_path(i.path)) for i in stage.inputs]
         return _fingerprint("data", stage.model_dump(mode="json"), digests,
                             _versions().get("posttrain", ""))
 
@@ -193,9 +176,10 @@ class RecipeRunner:
     def _eval_fingerprint(self, data: StageOutcome) -> str:
         assert self.recipe.eval is not None
         on = self.recipe.eval.data
-        upstream = data.fingerprint if on in ("test", "train") else file_digest(self._input_path(on))
+        upstream = data.fingerprint if on in ("test", "train") else file_sha256(self._input_path(on))
         return _fingerprint("eval", self.recipe.eval.model_dump(mode="json"),
-                            self.recipe.eval.model or self.recipe.model, upstream)
+                            self.recipe.eval.model or self.recipe.model, upstream,
+                            _versions().get("posttrain", ""))
 
     def _run_eval(self, out: Path) -> dict[str, Any]:
         from dataforge.synth.engines.base import GenerationParams

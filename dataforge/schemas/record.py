@@ -62,10 +62,18 @@ CANONICAL_SCHEMA = pa.schema(
 
 COLUMNS: tuple[str, ...] = tuple(CANONICAL_SCHEMA.names)
 
+def polars_schema(schema: pa.Schema) -> dict[str, pl.DataType]:
+    """An Arrow schema as polars dtypes.
+
+    Built from a zero-batch table: pyarrow's ``Schema.empty_table()`` imports pandas,
+    which would cost every ``import dataforge`` most of a second.
+    """
+    empty = pa.Table.from_batches([], schema=schema)
+    return dict(pl.from_arrow(empty).schema)  # type: ignore[union-attr]
+
+
 #: The same schema as polars dtypes, for building frames with ``pl.DataFrame(..., schema=)``.
-POLARS_SCHEMA: dict[str, pl.DataType] = dict(
-    pl.from_arrow(CANONICAL_SCHEMA.empty_table()).schema  # type: ignore[union-attr]
-)
+POLARS_SCHEMA: dict[str, pl.DataType] = polars_schema(CANONICAL_SCHEMA)
 MESSAGE_DTYPE: pl.DataType = POLARS_SCHEMA["messages"].inner  # type: ignore[attr-defined]
 
 

@@ -156,7 +156,36 @@ def combine_orders(verdict_ab: str, verdict_ba: str | None) -> tuple[str, bool |
     return TIE, False
 
 
-class PairwiseJudge:
+class _Judge:
+    """What both judges share: engine, template, rubric, one-reply decoding, retry policy."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        template: str | os.PathLike[str] | None,
+        default_template: str,
+        required: Sequence[str],
+        rubric: str,
+        params: GenerationParams,
+        retries: int,
+        retry_temperature: float,
+    ) -> None:
+        self.engine = engine
+        self.template = load_template(template, default_template, required)
+        self.rubric = rubric
+        self.params = dataclasses.replace(params, n=1)  # one verdict per prompt
+        self.retries = retries
+        self.retry_temperature = retry_temperature
+
+    def _signature(self, kind: str, policy: dict[str, Any]) -> str:
+        retries = {"retries": f"{self.retries}@t={self.retry_temperature}"}
+        return _signature(kind, self.engine, self.template, self.params, {**retries, **policy})
+
+    def _ask(self, prompts: Sequence[str], parse: Callable[[str], _T | None]) -> list[_Reply]:
+        return _ask(self.engine, prompts, parse, self.params, self.retries, self.retry_temperature)
+
+
+class PairwiseJudge(_Judge):
     """Which of two answers to the same question is better, asked in both orders."""
 
     def __init__(
@@ -170,17 +199,10 @@ class PairwiseJudge:
         retry_temperature: float = 0.7,
         swap: bool = True,
     ) -> None:
-        self.engine = engine
-        self.template = load_template(template, "pairwise.txt", ("question", "answer_a", "answer_b"))
-        self.rubric = rubric
-        self.params = dataclasses.replace(params, n=1)  # one verdict per order
-        self.retries = retries
-        self.retry_temperature = retry_temperature
+        super().__init__(engine, template, "pairwise.txt", ("question", "answer_a", "answer_b"), rubric,
+                         params, retries, retry_temperature)
         self.swap = swap
-        self.signature = _signature(
-            "pairwise", engine, self.template, self.params,
-            {"retries": f"{retries}@t={retry_temperature}", "swap": "both-orders" if swap else "none"},
-        )
+        self.signature = self._signature("pairwise", {"swap": "both-orders" if swap else "none"})
 
     def prompt(self, question: str, first: str, second: str) -> str:
         """The judge prompt with ``first`` shown as answer A (exposed to preview templates)."""
@@ -196,7 +218,7 @@ class PairwiseJudge:
         prompts = [self.prompt(q, a, b) for q, a, b in zip(questions, answers_a, answers_b)]
         if self.swap:
             prompts += [self.prompt(q, b, a) for q, a, b in zip(questions, answers_a, answers_b)]
-        replies = _ask(self.engine, prompts, parse_pairwise, self.params, self.retries, self.retry_temperature)
+        replies = self._ask(prompts, parse_pairwise)
         results = []
         for i in range(len(questions)):
             first = replies[i]
@@ -230,7 +252,7 @@ class PointwiseResult:
         return dataclasses.asdict(self)
 
 
-class PointwiseJudge:
+class PointwiseJudge(_Judge):
     """A rubric score for one answer on a ``scale`` (default 1-10)."""
 
     def __init__(
@@ -246,17 +268,10 @@ class PointwiseJudge:
     ) -> None:
         if scale[0] >= scale[1]:
             raise ValueError(f"scale must be (low, high) with low < high, got {scale}")
-        self.engine = engine
-        self.template = load_template(template, "pointwise.txt", ("question", "answer"))
-        self.rubric = rubric
+        super().__init__(engine, template, "pointwise.txt", ("question", "answer"), rubric,
+                         params, retries, retry_temperature)
         self.scale = scale
-        self.params = dataclasses.replace(params, n=1)
-        self.retries = retries
-        self.retry_temperature = retry_temperature
-        self.signature = _signature(
-            "pointwise", engine, self.template, self.params,
-            {"retries": f"{retries}@t={retry_temperature}", "scale": f"{scale[0]:g}-{scale[1]:g}"},
-        )
+        self.signature = self._signature("pointwise", {"scale": f"{scale[0]:g}-{scale[1]:g}"})
 
     def prompt(self, question: str, answer: str) -> str:
         """The judge prompt for one answer (exposed to preview templates)."""
@@ -271,10 +286,7 @@ class PointwiseJudge:
         _check_lengths(questions, answers)
         prompts = [self.prompt(q, a) for q, a in zip(questions, answers)]
         low, high = self.scale
-        replies = _ask(
-            self.engine, prompts, lambda text: parse_score(text, low, high),
-            self.params, self.retries, self.retry_temperature,
-        )
+        replies = self._ask(prompts, lambda text: parse_score(text, low, high))
         return [
             PointwiseResult(
                 score=r.value,

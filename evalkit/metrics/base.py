@@ -11,7 +11,8 @@ A metric is a plain function over columns, registered by name:
 tools / languages) plus, for model-based metrics, a model reference. A result has a
 corpus-level ``score``, optional per-example values aligned with the inputs (the compare
 step bootstraps over them), and a ``signature``: a sacrebleu-style string saying exactly
-how the number was computed (tokenizer, smoothing, model, version), stored with the score.
+how the number was computed (tokenizer, smoothing, model, version), stored with the score,
+and ``higher_is_better`` (False for PPL and Self-BLEU), which ``evalkit compare`` reads.
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ class MetricResult:
     signature: str
     per_example: list[float | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: direction, stored with the score: ``evalkit compare`` reads it to call a delta better/worse
+    higher_is_better: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "score": self.score, "signature": self.signature, **self.extra}
+        return {"name": self.name, "score": self.score, "signature": self.signature,
+                "higher_is_better": self.higher_is_better, **self.extra}
 
 
 _METRICS: dict[str, MetricFn] = {}

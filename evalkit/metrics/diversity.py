@@ -184,4 +184,5 @@ def self_bleu(
             posttrain=version("posttrain"),
         ),
         per_example=per_example,
+        higher_is_better=False,
     )

@@ -29,6 +29,7 @@ import math
 from typing import Any, Iterator, Sequence
 
 from dataforge import models
+from dataforge.chat_template import to_hf_conversation
 
 from ._common import signature, version
 from .base import MetricInputs, MetricResult, register_metric
@@ -49,8 +50,9 @@ def load_causal_lm(path: str, device: str) -> tuple[Any, Any]:
 
 def _prompt_messages(inputs: MetricInputs, i: int) -> list[dict[str, Any]]:
     if inputs.messages is not None:
-        # canonical messages carry every field, mostly None; templates test for presence
-        return [{k: v for k, v in m.items() if v is not None} for m in inputs.messages[i]]
+        # rendered as the generation engines render them (None fields dropped, tool-call
+        # arguments parsed), so the scored prompt is the one the model answered
+        return to_hf_conversation(inputs.messages[i])
     if inputs.prompts is not None:
         return [{"role": "user", "content": inputs.prompts[i]}]
     raise ValueError("ppl target='assistant' needs prompts or messages")
@@ -211,4 +213,5 @@ def ppl(
         ),
         per_example=[math.exp(s / c) if c else None for s, c in zip(nll, counts)],
         extra={"scored_tokens": total},
+        higher_is_better=False,
     )

@@ -1,0 +1,98 @@
+"""Small file helpers every layer shares: atomic writes, content hashes, versions.
+
+One place for them so every writer in the project has the same crash guarantee (a
+reader sees the old file or the new one, never half of one) and every manifest records
+hashes and versions the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+
+class AtomicFile:
+    """A temporary file in the target's folder that becomes the target on ``commit``."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def commit(self) -> Path:
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+class AtomicOutput:
+    """Something written in pieces that appears only when complete: ``close`` commits,
+    ``abort`` discards. As a context manager it closes on success and aborts on an
+    exception, so a crash never leaves a half-written output behind."""
+
+    def close(self) -> Any:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temp file beside ``path``, then rename it over ``path``."""
+    file = AtomicFile(Path(path))
+    try:
+        write(file.tmp)
+    except BaseException:
+        file.discard()
+        raise
+    return file.commit()
+
+
+def write_text_atomic(path: Path | str, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(path: Path | str, data: Any) -> Path:
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return write_text_atomic(path, text)
+
+
+def file_sha256(path: Path | str) -> str:
+    """Hash of a file's bytes, streamed in 1 MiB blocks (inputs can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.cache
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def package_versions(names: Iterable[str]) -> dict[str, str]:
+    """Installed versions of ``names`` (those not installed are left out)."""
+    return {n: v for n in names if (v := _version(n)) is not None}
