@@ -20,9 +20,11 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-app = typer.Typer(name="evalkit", help="Evaluate models, compare runs, write reports.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
-human_app = typer.Typer(help="Blind pairwise human evaluation sheets.", no_args_is_help=True)
+from dataforge.cli.app import fail as _fail  # noqa: E402
+from dataforge.cli.app import make_app, sub_app  # noqa: E402
+
+app = make_app("evalkit", "Evaluate models, compare runs, write reports.")
+human_app = sub_app("Blind pairwise human evaluation sheets.")
 app.add_typer(human_app, name="human")
 console = Console()
 
@@ -41,11 +43,6 @@ def _metric_params(items: list[str]) -> dict[str, dict[str, Any]]:
             value = raw
         out.setdefault(metric, {})[key] = value
     return out
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
 
 
 @app.command()

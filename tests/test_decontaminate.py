@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from pydantic import ValidationError
+from dataforge.errors import ConfigError
 
 from dataforge.formats.api import write
 from dataforge.ops.chain import apply
@@ -107,9 +107,9 @@ def test_empty_and_null_inputs():
 
 
 def test_bad_config():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         Decontaminate()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         Decontaminate(eval_set=["x"], n=1)
     with pytest.raises(FileNotFoundError):
         Decontaminate(eval_set="/nonexistent/eval.jsonl")(_table())

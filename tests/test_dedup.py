@@ -17,7 +17,7 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from dataforge.errors import ConfigError
 from scipy.sparse import csr_matrix
 
 from dataforge.dedup.keys import key_text
@@ -301,7 +301,7 @@ def test_near_dedup_edge_cases():
      {"key": "answer"}, {"keep": "random"}, {"nope": 1}],
 )
 def test_near_dedup_bad_config(params):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         make_op("dedup.near", params)
 
 
@@ -362,7 +362,7 @@ def test_exact_dedup_edge_cases():
     recs = [{"id": f"e{i}", "messages": [message("user", None), message("assistant", " ")]} for i in range(3)]
     result = op(from_dicts(recs))
     assert result.kept.height == 3 and result.stats["skipped_no_text"] == 3
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         make_op("dedup.exact", {"key": "answers"})
 
 

@@ -45,7 +45,7 @@ def test_registry_knows_transformers_and_names_the_known_kinds_on_error():
 def test_a_new_engine_slots_in_by_registering_its_class(monkeypatch):
     """The mechanism vllm/openai will use. The class here is a registry fixture, not a
     generation stand-in: it only proves make_engine finds and builds registered kinds."""
-    monkeypatch.setattr(engines, "_ENGINES", dict(engines._ENGINES))
+    monkeypatch.setattr(engines.ENGINES, "_items", dict(engines.ENGINES._items))
 
     @register_engine
     class Reverse(Engine):

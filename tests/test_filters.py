@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from dataforge.errors import ConfigError
 
 from dataforge.ops import make_op
 from dataforge.ops.filters import LengthFilter
@@ -74,7 +74,7 @@ def test_length_in_tokens_of_the_embedded_model(smollm_tokenizer, smollm_path):
 
 
 def test_length_needs_a_bound_and_offers_example_params():
-    with pytest.raises(ValidationError, match="at least one"):
+    with pytest.raises(ConfigError, match="at least one"):
         make_op("filter.length")
     assert make_op("filter.length", LengthFilter.example_params())(from_dicts([])).kept.height == 0
 
@@ -201,7 +201,7 @@ def test_language_scripts():
     assert anything.rejected.height == 0 and anything.stats["dominant_script"]["other"] == 1
     assert set(rejected(run("filter.language", recs, lang="en", text="prompt", min_ratio=0.9))) == {
         "zh", "zh_code", "ja", "ru"}
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         make_op("filter.language", {"lang": "fr"})
 
 
@@ -233,7 +233,7 @@ def test_placeholders_defaults_en_and_zh():
     assert braces.rejected.height == 1
     custom = run("filter.placeholders", recs, patterns=[r"\bXXX\b"])
     assert custom.rejected.height == 0
-    with pytest.raises(ValidationError, match="not a valid regex"):
+    with pytest.raises(ConfigError, match="not a valid regex"):
         make_op("filter.placeholders", {"patterns": ["(unclosed"]})
 
 

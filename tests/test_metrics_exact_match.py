@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evalkit.metrics import MetricInputs, get_metric
-from evalkit.metrics.exact_match import extract_choice, extract_number, parse_normalizers
+from dataforge.verifiers.answers import extract_choice, extract_number, parse_normalizers
 
 
 def match(predictions, references, name="exact_match", **params):

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from dataforge.errors import ConfigError
 
 from dataforge.ops import make_op
 from dataforge.ops.normalize import normalize_text
@@ -69,9 +69,9 @@ def test_op_rewrites_all_lists_and_counts_changes():
 
 def test_empty_table_and_bad_config():
     assert make_op("normalize")(from_dicts([])).kept.height == 0
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         make_op("normalize", {"unicode_form": "NFKD"})
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         make_op("normalize", {"fullwidth": "yes"})
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from pydantic import Field, ValidationError
+from pydantic import Field
+
+from dataforge.errors import ConfigError
 
 from dataforge.ops import base as ops_base
 from dataforge.ops.base import Operator, OpConfig, OpResult, get_op
@@ -34,10 +36,8 @@ class _Leaky(Operator):
         return OpResult(records.head(1), records.clear().pipe(lambda d: d.head(0)).select([]), {})
 
 
-# Defining a named Operator subclass registers it; keep these test ops out of the global
-# registry so the every-op contract test does not pick them up.
-ops_base._REGISTRY.pop(_MaxTurns.name)
-ops_base._REGISTRY.pop(_Leaky.name)
+# Test ops are not decorated with @register_op, so the every-op contract test does not
+# pick them up; the registry test registers one temporarily.
 
 
 def _table() -> pl.DataFrame:
@@ -63,7 +63,7 @@ def test_split_partitions_and_describes_rejections():
 
 
 def test_unknown_config_keys_are_errors():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError, match="unknown parameter 'max_turn' \\(did you mean 'max_turns'\\?\\)"):
         _MaxTurns(max_turn=3)
 
 
@@ -73,7 +73,7 @@ def test_invariant_violation_raises():
 
 
 def test_registry_and_describe(monkeypatch):
-    monkeypatch.setitem(ops_base._REGISTRY, _MaxTurns.name, _MaxTurns)
+    monkeypatch.setitem(ops_base.OPS._items, _MaxTurns.name, _MaxTurns)
     assert get_op("test.max_turns") is _MaxTurns
     info = _MaxTurns.describe()
     assert info["params"]["max_turns"]["default"] == 2

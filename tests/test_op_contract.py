@@ -137,8 +137,6 @@ class _KeepFirstOfSource(Operator):
         return self.split(records, dup, reason="not_first", stats={"calls": 1})
 
 
-ops_base._REGISTRY.pop(_DropZh.name)
-ops_base._REGISTRY.pop(_KeepFirstOfSource.name)
 
 
 def test_chain_streams_merges_stats_and_materializes_full_table_ops():

@@ -172,34 +172,34 @@ def test_reject_entities_quarantines_records_with_reason_and_detail(records):
 
 
 def test_config_errors_name_the_problem():
-    from pydantic import ValidationError
+    from dataforge.errors import ConfigError
 
     from dataforge.ops.pii import PiiMask
 
-    with pytest.raises(ValidationError, match="unknown entities"):
+    with pytest.raises(ConfigError, match="unknown entities"):
         PiiMask(entities=["EMAIL", "SSN"])
-    with pytest.raises(ValidationError, match="need ner_models"):
+    with pytest.raises(ConfigError, match="need ner_models"):
         PiiMask(entities=["PERSON"])
-    with pytest.raises(ValidationError, match="not message lists"):
+    with pytest.raises(ConfigError, match="not message lists"):
         PiiMask(columns=["tools"])
-    with pytest.raises(ValidationError, match="roles"):
+    with pytest.raises(ConfigError, match="roles"):
         PiiMask(roles=["bot"])
-    with pytest.raises(ValidationError, match="phone_regions"):
+    with pytest.raises(ConfigError, match="phone_regions"):
         PiiMask(phone_regions=["US", "XX"])
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         PiiMask(engine="regex")
 
 
 def test_misspelled_reject_entities_and_labels_are_refused_not_ignored():
-    from pydantic import ValidationError
+    from dataforge.errors import ConfigError
 
     from dataforge.ops.pii import PiiMask
 
-    with pytest.raises(ValidationError, match=r"reject_entities \['ID_CRAD'\]"):
+    with pytest.raises(ConfigError, match=r"reject_entities \['ID_CRAD'\]"):
         PiiMask(reject_entities=["ID_CRAD"])
-    with pytest.raises(ValidationError, match="need ner_models"):
+    with pytest.raises(ConfigError, match="need ner_models"):
         PiiMask(reject_entities=["PERSON"])
-    with pytest.raises(ValidationError, match="labels name unknown entities"):
+    with pytest.raises(ConfigError, match="labels name unknown entities"):
         PiiMask(labels={"CN_MOBLE": "手机号"})
     PiiMask(reject_entities=["CN_ID_CARD", "ID_CARD", "PHONE"])  # types and labels
     PiiMask(labels={"CN_MOBILE": "手机号"}, reject_entities=["手机号"])  # custom labels

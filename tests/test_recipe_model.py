@@ -83,13 +83,22 @@ def test_semantic_errors_are_located_before_anything_runs(tmp_path):
         "    - {op: dedup.near, treshold: 0.7}\n"
         "    - dedup.exact\n"
         "eval:\n"
-        "  metrics: [bleu, blue]\n",
+        "  metrics: [bleu, blue]\n"
+        "  metric_params: {bleu: {tokenise: zh}}\n"
+        "  engine: transformer\n"
+        "  engine_options: {batch_sise: 4}\n",
     )
     with pytest.raises(RecipeError) as info:
         load_recipe(path)
     message = str(info.value)
     assert f"{path}:5: data.inputs.1.path: no such file:" in message
-    assert f"{path}:7: data.ops.0: unknown op 'normalise'" in message
-    assert f"{path}:8: data.ops.1: treshold: Extra inputs are not permitted" in message
-    assert f"{path}:11: eval.metrics.1: unknown metric 'blue'" in message
+    assert f"{path}:7: data.ops.0: unknown op 'normalise' (did you mean 'normalize'?)" in message
+    assert f"{path}:8: data.ops.1: op 'dedup.near': unknown parameter 'treshold' (did you mean 'threshold'?)" in message
+    assert f"{path}:11: eval.metrics.1: unknown metric 'blue' (did you mean 'bleu'?)" in message
+    assert f"{path}:12: eval.metric_params.bleu: metric 'bleu': unknown parameter 'tokenise' (did you mean 'tokenize'?)" in message
+    assert f"{path}:13: eval.engine: unknown engine 'transformer' (did you mean 'transformers'?)" in message
+    path.write_text(path.read_text().replace("engine: transformer\n", "engine: transformers\n"))
+    with pytest.raises(RecipeError, match=r"recipe.yaml:14: eval.engine_options: engine 'transformers': "
+                                          r"unknown parameter 'batch_sise' \(did you mean 'batch_size'\?\)"):
+        load_recipe(path)
     assert "data.ops.2" not in message and "eval.metrics.0" not in message

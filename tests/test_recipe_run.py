@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from dataforge.cli.app import app
 from dataforge.cli.main import _load_commands
 from dataforge.ops.chain import read_rejected
-from dataforge.recipe import RecipeRunner, load_recipe
+from dataforge.recipe import RecipeRunner, load_recipe, stages
 
 REPO = Path(__file__).resolve().parents[1]
 _load_commands()  # register every command, as the `dataforge` entry point does
@@ -88,11 +88,11 @@ def test_a_crashed_stage_leaves_nothing_and_the_run_resumes(recipe_file: Path, t
     recipe_file.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     recipe, folder = load_recipe(recipe_file)
 
-    def crash(self, out: Path):
+    def crash(self, ctx, out: Path):
         (out / "train.parquet").write_bytes(b"half written")
         raise KeyboardInterrupt  # as if the run were killed mid-stage
 
-    monkeypatch.setattr(RecipeRunner, "_run_data", crash)
+    monkeypatch.setattr(stages.Data, "run", crash)
     with pytest.raises(KeyboardInterrupt):
         RecipeRunner(recipe, folder, runs_dir=runs, log=lambda m: None).run()
     assert list((runs / "medical_qa").iterdir()) == []  # no stage folder, no temp leftovers

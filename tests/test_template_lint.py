@@ -6,7 +6,7 @@ import json
 
 import polars as pl
 import pytest
-from pydantic import ValidationError
+from dataforge.errors import ConfigError
 
 from dataforge import chat_template as ct
 from dataforge.ops.chain import apply
@@ -255,7 +255,7 @@ def test_truncate_gives_up_on_preference_records():
 
 
 def test_bad_config_is_refused():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         TemplateLint(on_overflow="chop")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         TemplateLint(max_seq_len=0)

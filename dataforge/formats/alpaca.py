@@ -15,9 +15,10 @@ import polars as pl
 import pyarrow as pa
 
 from . import messages as M
-from .base import Encoded, Format, Plan, Sample, capacity_error
+from .base import Encoded, Format, Plan, Sample, capacity_error, register_format
 
 
+@register_format
 class Alpaca(Format):
     name = "alpaca"
     title = "Alpaca / LLaMA-Factory alpaca"

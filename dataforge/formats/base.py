@@ -14,8 +14,11 @@ from typing import Any, ClassVar
 import polars as pl
 import pyarrow as pa
 
+from ..errors import UserError
+from ..registry import Registry
 
-class FormatError(ValueError):
+
+class FormatError(UserError, ValueError):
     """A file or table cannot be read or written in the requested format."""
 
 
@@ -104,7 +107,7 @@ class Encoded:
 
 
 class Format:
-    """Base class of the adapters; subclasses register themselves by ``name``."""
+    """Base class of the adapters; ``@register_format`` registers one by ``name``."""
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
@@ -113,11 +116,6 @@ class Format:
     #: True when the output frame already carries id/source/meta (the canonical format);
     #: otherwise writers add ids that are not content hashes and spread ``meta`` keys
     carries_record_fields: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.name:
-            REGISTRY[cls.name] = cls()
 
     # -- reading ---------------------------------------------------------------------
     def detect(self, sample: Sample) -> bool:
@@ -153,26 +151,23 @@ class Format:
         return set(plan.columns)
 
 
-REGISTRY: dict[str, Format] = {}
+#: every format adapter (an instance per format): built-ins in ``dataforge.formats``,
+#: plug-ins under the ``posttrain.formats`` entry-point group
+FORMATS: Registry[Format] = Registry("format", group="posttrain.formats", packages=("dataforge.formats",))
+
+
+def register_format(cls: type[Format]) -> type[Format]:
+    """Class decorator: register one instance of the adapter under ``cls.name``."""
+    FORMATS.add(cls.name, cls())
+    return cls
 
 
 def get(name: str) -> Format:
-    _load_adapters()
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(REGISTRY))
-        raise FormatError(f"unknown format {name!r}; known formats: {known}") from None
+    return FORMATS.get(name)
 
 
 def all_formats() -> dict[str, Format]:
-    _load_adapters()
-    return dict(REGISTRY)
-
-
-def _load_adapters() -> None:
-    # Importing an adapter module registers it (Format.__init_subclass__).
-    from . import alpaca, canonical, glaive, kto, openai, preference, sharegpt  # noqa: F401
+    return FORMATS.items()
 
 
 def capacity_error(fmt: str, what: str, ids: pl.Series, hint: str) -> FormatError:

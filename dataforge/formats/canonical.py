@@ -12,9 +12,10 @@ import polars as pl
 
 from ..schemas.record import CANONICAL_SCHEMA, COLUMNS
 from . import jsontext
-from .base import Encoded, Format, Plan, Sample
+from .base import Encoded, Format, Plan, Sample, register_format
 
 
+@register_format
 class Canonical(Format):
     name = "canonical"
     title = "canonical record (this toolkit)"

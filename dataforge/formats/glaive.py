@@ -21,7 +21,7 @@ import pyarrow as pa
 from ..schemas.record import MESSAGE_DTYPE, message
 from . import jsontext
 from . import messages as M
-from .base import Encoded, Format, Plan, Sample, capacity_error
+from .base import Encoded, Format, Plan, Sample, capacity_error, register_format
 
 MARKER = re.compile(r"(?:^|\n)[ \t]*(USER|ASSISTANT|FUNCTION RESPONSE):[ \t]?")
 END = "<|endoftext|>"
@@ -86,6 +86,7 @@ def parse_chat(chat: str | None) -> list[dict[str, Any]] | None:
     return out
 
 
+@register_format
 class Glaive(Format):
     name = "glaive"
     title = "Glaive function calling (text)"

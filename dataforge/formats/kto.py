@@ -14,10 +14,11 @@ import pyarrow as pa
 
 from . import messages as M
 from . import openai as oa
-from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error
+from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
 from .preference import message_list_type, side, standard_frame
 
 
+@register_format
 class KTO(Format):
     name = "kto"
     title = "TRL unpaired preference (KTO)"

@@ -16,7 +16,7 @@ import pyarrow as pa
 from ..schemas import record
 from . import jsontext
 from . import messages as M
-from .base import Encoded, Format, Plan, Sample, capacity_error
+from .base import Encoded, Format, Plan, Sample, capacity_error, register_format
 
 ROLE_MAP = {
     "system": "system", "developer": "system", "user": "user",
@@ -86,6 +86,7 @@ def tools_to_canonical(raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     return tools, given & tools.is_null()
 
 
+@register_format
 class OpenAI(Format):
     name = "openai"
     title = "OpenAI chat messages (TRL sft)"

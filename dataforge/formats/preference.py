@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from . import messages as M
 from . import openai as oa
-from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error
+from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
 
 
 def _conversational(sample: Sample, keys: tuple[str, ...]) -> bool:
@@ -48,6 +48,7 @@ def common_prefix_len(df: pl.DataFrame, a: str, b: str) -> pl.Series:
     return out.select(pl.coalesce("_k", "_min").cast(pl.Int64)).to_series()
 
 
+@register_format
 class Preference(Format):
     name = "preference"
     title = "TRL preference (prompt/chosen/rejected)"

@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from . import messages as M
-from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error
+from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
 from .openai import tools_to_canonical
 
 ROLE_MAP = {
@@ -102,6 +102,7 @@ def turn_to_message(
     )
 
 
+@register_format
 class ShareGPT(Format):
     name = "sharegpt"
     title = "ShareGPT / LLaMA-Factory sharegpt"

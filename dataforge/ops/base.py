@@ -8,6 +8,7 @@ Writing one:
 
 .. code-block:: python
 
+    @register_op
     class MaxTurns(Operator):
         '''Reject conversations with more than ``max_turns`` messages.'''
 
@@ -39,15 +40,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
 
+from ..config import Config, validate_config
+from ..registry import Registry
 from ..schemas.rejected import empty_rejected, reject_records
 
 
-class OpConfig(BaseModel):
+class OpConfig(Config):
     """Base of every op's config: unknown keys are errors, so typos never pass silently."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass
@@ -68,12 +68,7 @@ class Operator:
         if isinstance(config, OpConfig):
             self.config = config
         else:
-            self.config = self.Config(**{**(config or {}), **params})
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.name:
-            register(cls)
+            self.config = validate_config(self.Config, {**(config or {}), **params}, f"op {self.name!r}")
 
     def process(self, records: pl.DataFrame) -> OpResult:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -148,30 +143,18 @@ class Operator:
         return {"name": cls.name, "summary": doc[0] if doc else "", "params": params}
 
 
-_REGISTRY: dict[str, type[Operator]] = {}
-
-
-def register(cls: type[Operator]) -> type[Operator]:
-    existing = _REGISTRY.get(cls.name)
-    if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
-        raise ValueError(f"two operators named {cls.name!r}: {existing} and {cls}")
-    _REGISTRY[cls.name] = cls
-    return cls
+#: every operator: built-ins found in ``dataforge.ops``, plug-ins under ``posttrain.ops``
+OPS: Registry[type[Operator]] = Registry("op", group="posttrain.ops", packages=("dataforge.ops",))
+register_op = OPS.register
 
 
 def registry() -> dict[str, type[Operator]]:
-    """All registered ops (importing ``dataforge.ops`` loads the built-in ones)."""
-    from . import load_builtin_ops
-
-    load_builtin_ops()
-    return dict(sorted(_REGISTRY.items()))
+    """All registered ops by name."""
+    return OPS.items()
 
 
 def get_op(name: str) -> type[Operator]:
-    ops = registry()
-    if name not in ops:
-        raise KeyError(f"unknown op {name!r}; known ops: {', '.join(ops)}")
-    return ops[name]
+    return OPS.get(name)
 
 
 def make_op(name: str, params: dict[str, Any] | None = None) -> Operator:

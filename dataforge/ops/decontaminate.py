@@ -29,7 +29,7 @@ import polars as pl
 from pydantic import Field
 
 from ..text import UNSEGMENTED, normalize_for_matching, shingle_hashes
-from .base import Operator, OpConfig, OpResult
+from .base import Operator, OpConfig, OpResult, register_op
 from .exprs import conversation_text
 
 _WORD_RE = rf"[[\p{{L}}\p{{N}}\p{{M}}]--[{UNSEGMENTED}]]+"
@@ -90,6 +90,7 @@ def _read_eval_texts(path: str, fmt: str | None) -> tuple[list[str], list[str]]:
     return df["id"].to_list(), texts.to_list()
 
 
+@register_op
 class Decontaminate(Operator):
     """Drop records whose user turns share a long n-gram with an eval set.
 

@@ -22,7 +22,7 @@ from ..dedup.keys import KeyMode, key_text
 from ..dedup.lsh import NearDupIndex, lsh_params
 from ..dedup.minhash import signatures
 from ..text import Tokenization, nfkc, normalize_for_matching, shingle_hashes
-from .base import Operator, OpConfig, OpResult
+from .base import Operator, OpConfig, OpResult, register_op
 from .exprs import record_text
 
 
@@ -42,6 +42,7 @@ def _has_text(text: pl.Expr) -> pl.Expr:
     return text.str.contains(r"[^\s\x1e]")
 
 
+@register_op
 class ExactDedup(Operator):
     """Reject records whose normalized key text equals an earlier record's (first one kept)."""
 
@@ -103,6 +104,7 @@ class ExactDedup(Operator):
         return result
 
 
+@register_op
 class NearDedup(Operator):
     """Reject near-duplicate records: MinHash + LSH (datasketch's scheme), one kept per cluster."""
 

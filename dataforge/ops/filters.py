@@ -24,7 +24,7 @@ from .. import chat_template, models
 from ..formats.messages import letters
 from ..formats.validate import SFT_ORDER
 from ..text import script_counts, shingle_hashes, strip_code
-from .base import Operator, OpConfig, OpResult
+from .base import Operator, OpConfig, OpResult, register_op
 from .exprs import MESSAGE_LISTS, prompt_text, record_text
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -116,6 +116,7 @@ def _found(frame: pl.DataFrame, reason: str | pl.Expr, detail: pl.Expr, field: p
 # -- filter.length --------------------------------------------------------------------------------
 
 
+@register_op
 class LengthFilter(Operator):
     """Reject records with a turn or a whole sequence outside length bounds (chars or tokens)."""
 
@@ -232,6 +233,7 @@ class LengthFilter(Operator):
 # -- filter.empty_turns ---------------------------------------------------------------------------
 
 
+@register_op
 class EmptyTurnsFilter(Operator):
     """Reject records with an empty or whitespace-only turn (a tool-call-only assistant turn is fine)."""
 
@@ -304,6 +306,7 @@ def _diagnose(seq: pl.Expr) -> pl.Expr:
     return out
 
 
+@register_op
 class RoleOrderFilter(Operator):
     """Reject records whose roles are out of order (role letters per record, one regex)."""
 
@@ -349,6 +352,7 @@ class RoleOrderFilter(Operator):
 # -- filter.repetition ----------------------------------------------------------------------------
 
 
+@register_op
 class RepetitionFilter(Operator):
     """Reject records with a turn that keeps repeating itself (share of repeated n-grams)."""
 
@@ -404,6 +408,7 @@ class RepetitionFilter(Operator):
 Lang = Literal["zh", "en"]
 
 
+@register_op
 class LanguageFilter(Operator):
     """Keep records whose script mix matches the wanted languages (Han for zh, Latin for en)."""
 
@@ -480,6 +485,7 @@ DEFAULT_PLACEHOLDERS = ["mustache", "bracket_en", "angle_caps", "bracket_zh"]
 _MARKDOWN_LINK = r"!?\[[^\]\n]*\]\([^)\n]*\)"
 
 
+@register_op
 class PlaceholderFilter(Operator):
     """Reject records with leftover template placeholders ({{name}}, [Insert name], <YOUR_KEY>)."""
 

@@ -38,7 +38,7 @@ import polars as pl
 from pydantic import Field
 
 from ..schemas.rejected import empty_rejected
-from .base import Operator, OpConfig, OpResult
+from .base import Operator, OpConfig, OpResult, register_op
 from .exprs import MESSAGE_LISTS, map_contents
 
 _NEWLINES = r"\r\n?|[\x{85}\x{2028}\x{2029}]"
@@ -98,6 +98,7 @@ def normalize_text(
     return text
 
 
+@register_op
 class Normalize(Operator):
     """Normalize Unicode, control characters and whitespace in every message; never rejects."""
 

@@ -24,7 +24,7 @@ from ..pii.entities import (
 )
 from ..schemas.record import ROLES
 from ..schemas.rejected import empty_rejected
-from .base import OpConfig, Operator, OpResult
+from .base import OpConfig, Operator, OpResult, register_op
 from .exprs import MESSAGE_LISTS
 
 
@@ -32,6 +32,7 @@ def _ner_hint(names: list[str]) -> str:
     return " (NER entities need ner_models)" if set(names) & set(NER_ENTITIES) else ""
 
 
+@register_op
 class PiiMask(Operator):
     """Mask PII (email, phone, card, IP, URL, IBAN, Chinese mobile/ID/bank card; names and
     places with a NER model) in every turn, as typed placeholders or per-record pseudonyms.

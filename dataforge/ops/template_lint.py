@@ -39,7 +39,7 @@ from pydantic import Field
 from .. import chat_template as ct
 from ..models import DEFAULT_CAUSAL_LM
 from ..schemas.record import COLUMNS
-from .base import Operator, OpConfig, OpResult
+from .base import Operator, OpConfig, OpResult, register_op
 from .exprs import MESSAGE_LISTS, conversation_text, turn_texts
 
 #: Reasons in priority order: a record failing several checks is rejected for the first.
@@ -67,6 +67,7 @@ class _Setup:
     reported: bool = False
 
 
+@register_op
 class TemplateLint(Operator):
     """Render each record with the model's chat template; reject what would train badly.
 

@@ -1,6 +1,8 @@
-"""Recipes: the whole loop (data -> eval, training stages to come) from one YAML file."""
+"""Recipes: the whole loop (data -> synth -> train -> eval) from one YAML file."""
 
+from . import stages
 from .model import Recipe, RecipeError, load_recipe
-from .runner import RecipeRunner, StageOutcome
+from .runner import RecipeRunner
+from .stages import Stage, StageContext, StageOutcome
 
-__all__ = ["Recipe", "RecipeError", "load_recipe", "RecipeRunner", "StageOutcome"]
+__all__ = ["Recipe", "RecipeError", "RecipeRunner", "Stage", "StageContext", "StageOutcome", "load_recipe", "stages"]

@@ -25,10 +25,13 @@ unknown top-level key is an error, never silently ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import UnknownNameError, UserError
+from ..synth.engines.base import GenerationParams
 
 
 class _Strict(BaseModel):
@@ -65,21 +68,19 @@ class DataStage(_Strict):
         return ops
 
 
-class GenerationSpec(_Strict):
-    max_new_tokens: int = Field(128, gt=0)
-    temperature: float = Field(0.0, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int = 0
-    batch_size: int = Field(8, gt=0)
-
-
 class EvalStage(_Strict):
     data: str = Field("test", description='"test" (the data stage\'s held-out split), "train", or a file path')
     model: str | None = Field(None, description="model to evaluate; defaults to the recipe's model")
-    engine: Literal["transformers", "vllm", "openai"] = "transformers"
+    engine: str = Field("transformers", description="generation engine (`dataforge engines` lists them)")
+    engine_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the engine, e.g. {batch_size: 8} (checked at load)"
+    )
     metrics: list[str] = Field(min_length=1, description="evalkit metric names")
     metric_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    generation: GenerationParams = Field(
+        default_factory=lambda: GenerationParams(max_new_tokens=128),
+        description="sampling parameters, the same for every engine",
+    )
     limit: int | None = Field(None, gt=0, description="evaluate only the first N records")
     cache: bool = Field(True, description="reuse cached generations (content-addressed)")
     cache_path: str | None = Field(
@@ -95,7 +96,7 @@ class Recipe(_Strict):
     eval: EvalStage | None = None
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError, ValueError):
     """A recipe that does not validate; the message names file, line and field."""
 
 
@@ -149,18 +150,26 @@ def _semantic_problems(recipe: Recipe, folder: Path) -> list[tuple[list[Any], st
     for j, op in enumerate(recipe.data.ops):
         try:
             build_ops([op])
-        except ValidationError as exc:
-            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            problems.append((["data", "ops", j], detail))
-        except (KeyError, ValueError, TypeError) as exc:
-            problems.append((["data", "ops", j], str(exc.args[0] if exc.args else exc)))
+        except UserError as exc:
+            problems.append((["data", "ops", j], str(exc)))
     if recipe.eval is not None:
-        from evalkit.metrics import metric_registry
+        from evalkit.metrics import METRICS, check_metric_params
 
-        known = metric_registry()
+        from ..synth.engines import check_engine_options
+
         for k, name in enumerate(recipe.eval.metrics):
-            if name not in known:
-                problems.append((["eval", "metrics", k], f"unknown metric {name!r}; known: {', '.join(known)}"))
+            if name not in METRICS:
+                problems.append((["eval", "metrics", k], str(UnknownNameError("metric", name, METRICS.names()))))
+        for name, params in recipe.eval.metric_params.items():
+            try:
+                check_metric_params(name, params)
+            except UserError as exc:
+                problems.append((["eval", "metric_params", name], str(exc)))
+        try:
+            check_engine_options(recipe.eval.engine, recipe.eval.engine_options)
+        except UserError as exc:
+            where = "engine" if isinstance(exc, UnknownNameError) else "engine_options"
+            problems.append((["eval", where], str(exc)))
         if recipe.eval.data not in ("test", "train") and not (folder / recipe.eval.data).is_file():
             problems.append((["eval", "data"], f"no such file: {folder / recipe.eval.data}"))
     return problems

@@ -1,24 +1,15 @@
-"""Built-in metrics; every module here registers its metrics on import."""
+"""Built-in metrics; every module here registers its metrics with ``@register_metric``
+and the registry (``METRICS``) imports them all on first lookup."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
-from .base import MetricInputs, MetricResult, get_metric, metric_registry, register_metric
+from .base import (
+    METRICS, MetricInputs, MetricResult, check_metric_params, get_metric, metric_config, metric_registry,
+    register_metric,
+)
 from .hf_evaluate import evaluate_module_path
 
-_LOADED = False
-
-
-def load_builtin_metrics() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    for info in pkgutil.iter_modules(__path__):
-        if info.name not in {"base", "hf_evaluate"} and not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
-
-
-__all__ = ["evaluate_module_path", "MetricInputs", "MetricResult", "get_metric", "metric_registry", "register_metric"]
+__all__ = [
+    "METRICS", "MetricInputs", "MetricResult", "check_metric_params", "evaluate_module_path", "get_metric",
+    "metric_config", "metric_registry", "register_metric",
+]

@@ -20,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from dataforge.config import Config, config_from_signature, validate_config
+from dataforge.registry import Registry
+
 MetricFn = Callable[..., "MetricResult"]
 
 
@@ -49,28 +52,38 @@ class MetricResult:
                 "higher_is_better": self.higher_is_better, **self.extra}
 
 
-_METRICS: dict[str, MetricFn] = {}
+#: every metric: built-ins in ``evalkit.metrics``, plug-ins under ``posttrain.metrics``
+METRICS: Registry[MetricFn] = Registry("metric", group="posttrain.metrics", packages=("evalkit.metrics",))
 
 
 def register_metric(name: str) -> Callable[[MetricFn], MetricFn]:
+    """Decorator: register ``fn(inputs, *, param=default, ...)`` under ``name``. Its keyword
+    parameters become its typed config (``metric_config(name)``), so ``metric_params`` are
+    checked before anything is generated."""
+
     def deco(fn: MetricFn) -> MetricFn:
-        if name in _METRICS and _METRICS[name] is not fn:
-            raise ValueError(f"metric {name!r} registered twice")
-        _METRICS[name] = fn
-        return fn
+        fn.Config = config_from_signature(fn, name)  # type: ignore[attr-defined]
+        return METRICS.add(name, fn)
 
     return deco
 
 
 def metric_registry() -> dict[str, MetricFn]:
-    from . import load_builtin_metrics
-
-    load_builtin_metrics()
-    return dict(sorted(_METRICS.items()))
+    return METRICS.items()
 
 
 def get_metric(name: str) -> MetricFn:
-    metrics = metric_registry()
-    if name not in metrics:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(metrics)}")
-    return metrics[name]
+    return METRICS.get(name)
+
+
+def metric_config(name: str) -> type[Config]:
+    """The typed parameters of a metric (derived from its keyword arguments)."""
+    fn = get_metric(name)
+    return getattr(fn, "Config", None) or config_from_signature(fn, name)
+
+
+def check_metric_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """``params`` validated against the metric's config (only the keys given are returned,
+    so the metric's own defaults stay in charge); a :class:`ConfigError` names a typo."""
+    config = validate_config(metric_config(name), params or {}, f"metric {name!r}")
+    return config.model_dump(exclude_unset=True)

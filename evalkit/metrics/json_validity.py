@@ -19,67 +19,17 @@ where valid), so a report can show *why* an output failed, not only how many did
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import os
-import re
 from typing import Any, Callable
 
-from jsonschema import validators
-from jsonschema.exceptions import SchemaError, best_match
+from dataforge.verifiers.structured import (
+    Invalid, NotApplicable, extract_tool_calls, load_schema, parse_json, schema_validator, violation,
+)
+from dataforge.verifiers.tool_call import BadTools, record_tools
 
 from ._common import mean, signature, version
 from .base import MetricInputs, MetricResult, register_metric
-
-_FENCE = re.compile(r"```([^\n`]*)\n(.*?)```", re.DOTALL)
-_TOOL_TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.DOTALL)
-
-
-class Invalid(ValueError):
-    """A prediction failed a check; the message is the reason stored per example."""
-
-
-class NotApplicable(Exception):
-    """The check does not apply to this record (it is left out of the score)."""
-
-
-def parse_json(text: str, allow_fence: bool = True) -> Any:
-    """The JSON value of ``text`` (or of its first json/untagged fenced block)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        if allow_fence:
-            for tag, body in _FENCE.findall(text):
-                if tag.strip().lower() in ("", "json"):
-                    try:
-                        return json.loads(body)
-                    except json.JSONDecodeError as fenced_error:
-                        raise Invalid(f"invalid JSON in fenced block: {fenced_error}") from None
-        raise Invalid(f"invalid JSON: {error}") from None
-
-
-def _validator(schema: dict[str, Any]) -> Any:
-    """A jsonschema validator for the schema's declared draft; bad schemas fail loudly."""
-    cls = validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
-
-
-def _violation(validator: Any, value: Any) -> str | None:
-    """The most relevant schema violation of ``value``, or None when it conforms."""
-    error = best_match(validator.iter_errors(value))
-    return None if error is None else f"{error.message} (at {error.json_path})"
-
-
-def _load_schema(schema: dict[str, Any] | str) -> dict[str, Any]:
-    if isinstance(schema, dict):
-        return schema
-    if os.path.isfile(schema):
-        with open(schema, encoding="utf-8") as handle:
-            return json.load(handle)
-    return json.loads(schema)
-
 
 def _checked(items: list[Any], check: Callable[[Any], None]) -> tuple[list, list]:
     """Per-example 1/0/None and reasons: ``check`` passes, raises Invalid or NotApplicable."""
@@ -108,12 +58,12 @@ def json_valid(
     schema: dict[str, Any] | str | None = None,
 ) -> MetricResult:
     """Share of predictions that are JSON (and conform to ``schema`` when given)."""
-    loaded = None if schema is None else _load_schema(schema)
-    validator = None if loaded is None else _validator(loaded)
+    loaded = None if schema is None else load_schema(schema)
+    validator = None if loaded is None else schema_validator(loaded)
 
     def check(text: str | None) -> None:
         value = parse_json(text or "", allow_fence)
-        if validator is not None and (problem := _violation(validator, value)):
+        if validator is not None and (problem := violation(validator, value)):
             raise Invalid(f"schema: {problem}")
 
     per_example, reasons = _checked(list(inputs.predictions), check)
@@ -132,58 +82,14 @@ def json_valid(
     )
 
 
-def _as_calls(value: Any) -> list[tuple[str, Any]]:
-    """(name, arguments) of every tool call in a parsed JSON value."""
-    if isinstance(value, list):
-        return [call for item in value for call in _as_calls(item)]
-    if isinstance(value, dict):
-        if "tool_calls" in value:
-            return _as_calls(value["tool_calls"])
-        if isinstance(value.get("function"), dict):
-            return _as_calls(value["function"])
-        if isinstance(value.get("name"), str):
-            arguments = value.get("arguments", value.get("parameters", {}))
-            if isinstance(arguments, str):
-                try:
-                    arguments = json.loads(arguments)
-                except json.JSONDecodeError as error:
-                    raise Invalid(f"arguments of {value['name']!r} are not JSON: {error}") from None
-            return [(value["name"], arguments)]
-    raise Invalid(f"not a tool call: {json.dumps(value, ensure_ascii=False)[:80]}")
-
-
-def extract_tool_calls(text: str, allow_fence: bool = True) -> list[tuple[str, Any]]:
-    """Tool calls in a model output: ``<tool_call>`` tags, else the output as JSON."""
-    tagged = _TOOL_TAG.findall(text)
-    payloads = [parse_json(t, False) for t in tagged] if tagged else [parse_json(text, allow_fence)]
-    calls = [call for payload in payloads for call in _as_calls(payload)]
-    if not calls:
-        raise Invalid("no tool call")
-    return calls
-
-
-@functools.lru_cache(maxsize=256)
-def _tool_validators(tools_json: str) -> dict[str, Any]:
-    """Function name -> validator of its parameters, for one record's tools (cached)."""
-    tools = json.loads(tools_json)
-    result = {}
-    for tool in tools if isinstance(tools, list) else [tools]:
-        function = tool.get("function", tool)
-        result[function["name"]] = _validator(function.get("parameters") or {"type": "object"})
-    return result
-
-
 def _record_tools(row: int, tools_json: str | None) -> dict[str, Any]:
     """The validators of one record's tools; a malformed ``tools`` field is a data error."""
     if not tools_json:
         raise NotApplicable("record has no tools")
     try:
-        return _tool_validators(tools_json)
-    except (ValueError, KeyError, TypeError, AttributeError, SchemaError) as error:
-        raise ValueError(
-            f"tool_call_valid: row {row}: field 'tools' is not an array of function "
-            f"schemas ({type(error).__name__}: {error})"
-        ) from error
+        return record_tools(tools_json)
+    except BadTools as error:
+        raise ValueError(f"tool_call_valid: row {row}: {error}") from error
 
 
 @register_metric("tool_call_valid")
@@ -199,7 +105,7 @@ def tool_call_valid(inputs: MetricInputs, *, allow_fence: bool = True) -> Metric
         for name, arguments in extract_tool_calls(text or "", allow_fence):
             if name not in known:
                 raise Invalid(f"unknown tool {name!r}; known: {', '.join(sorted(known))}")
-            if problem := _violation(known[name], arguments):
+            if problem := violation(known[name], arguments):
                 raise Invalid(f"arguments of {name!r}: {problem}")
 
     per_example, reasons = _checked(records, check)

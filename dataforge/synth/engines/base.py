@@ -12,21 +12,29 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Annotated, Any, ClassVar, Sequence
+
+from pydantic import ConfigDict, Field
+
+from ...config import Config, config_from_signature
 
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """Sampling parameters; the defaults are greedy decoding of one sample."""
+    """Sampling parameters, the same for every engine; the defaults are greedy decoding of
+    one sample. Recipes validate their ``generation:`` section against this class (pydantic
+    reads the constraints in the annotations; unknown keys are errors)."""
 
-    max_new_tokens: int = 256
-    temperature: float = 0.0  # 0 means greedy
-    top_p: float = 1.0
-    top_k: int = 0  # 0 means disabled
-    n: int = 1
-    seed: int = 0
-    repetition_penalty: float = 1.0
-    stop: tuple[str, ...] = ()
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    max_new_tokens: Annotated[int, Field(gt=0, description="most tokens generated per sample")] = 256
+    temperature: Annotated[float, Field(ge=0.0, description="0 means greedy decoding")] = 0.0
+    top_p: Annotated[float, Field(gt=0.0, le=1.0, description="nucleus sampling mass")] = 1.0
+    top_k: Annotated[int, Field(ge=0, description="0 means disabled")] = 0
+    n: Annotated[int, Field(gt=0, description="samples per prompt")] = 1
+    seed: Annotated[int, Field(description="base seed; each sample's seed also depends on its prompt")] = 0
+    repetition_penalty: Annotated[float, Field(gt=0.0)] = 1.0
+    stop: Annotated[tuple[str, ...], Field(description="stop strings (not included in the text)")] = ()
 
     def __post_init__(self) -> None:
         # Recipes and CLIs hand over lists (or one string); a list would make the frozen
@@ -89,6 +97,24 @@ class Engine(ABC):
 
     def __init__(self, model: str) -> None:
         self.model = model
+
+    @classmethod
+    def config_model(cls) -> type[Config]:
+        """The engine's options as a config model: its ``Config`` class when it declares
+        one, else derived from the keyword parameters of ``__init__`` (after ``model``)."""
+        declared = cls.__dict__.get("Config")
+        if isinstance(declared, type) and issubclass(declared, Config):
+            return declared
+        return config_from_signature(cls.__init__, f"{cls.kind}_engine", skip=2)
+
+    def close(self) -> None:
+        """Release what the engine holds (connections, GPU memory); safe to call twice."""
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     @abstractmethod
     def _generate(

@@ -1,0 +1,66 @@
+"""The data stage: read every input, run the op chain, split train/test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import polars as pl
+
+from ..model import DataStage
+from .base import Stage, StageContext
+
+
+class Data(Stage):
+    """Inputs -> op chain -> ``train.parquet`` (+ ``test.parquet``) and ``rejected/``."""
+
+    name = "data"
+
+    def __init__(self, spec: DataStage) -> None:
+        self.spec = spec
+
+    def config(self) -> Any:
+        return self.spec.model_dump(mode="json")
+
+    def input_files(self, ctx: StageContext) -> list[Path]:
+        return [ctx.input_path(i.path) for i in self.spec.inputs]
+
+    def describe(self) -> str:
+        ops = ", ".join(op if isinstance(op, str) else str(op.get("op")) for op in self.spec.ops)
+        return f"{len(self.spec.inputs)} input(s) -> [{ops}]" + (" -> split" if self.spec.split else "")
+
+    def run(self, ctx: StageContext, out: Path) -> dict[str, Any]:
+        from ...compose import split
+        from ...formats.api import iter_load
+        from ...ops.chain import RejectedWriter, iter_apply
+        from ...schemas import empty_table
+
+        spec = self.spec
+
+        def shards() -> Iterator[Any]:
+            for source in spec.inputs:
+                for shard in iter_load(ctx.input_path(source.path), source.format, strict=spec.strict):
+                    if source.source is not None:
+                        shard.records = shard.records.with_columns(pl.lit(source.source).alias("source"))
+                    yield shard
+
+        # Reader rejections and every op's rejections stream into rejected/, one file per
+        # stage, exactly as `dataforge apply` writes them.
+        with RejectedWriter(out / "rejected") as rejected:
+            kept_iter, op_stats = iter_apply(shards(), spec.ops, rejected)
+            frames = list(kept_iter)
+            kept = pl.concat(frames, how="vertical") if frames else empty_table()
+            stats: dict[str, Any] = {"ops": op_stats(), "rejected": sum(rejected.counts.values()),
+                                     "rejected_by_stage": dict(rejected.counts)}
+        artifacts = {"rejected": "rejected"}
+        parts = (
+            split(kept, spec.split.test_ratio, seed=spec.split.seed, stratify=spec.split.stratify).items()
+            if spec.split is not None
+            else [("train", kept)]
+        )
+        for part_name, frame in parts:
+            frame.write_parquet(out / f"{part_name}.parquet", compression="zstd")
+            artifacts[part_name] = f"{part_name}.parquet"
+            stats[f"{part_name}_rows"] = frame.height
+        ctx.log(f"[data] kept {kept.height}, rejected {stats['rejected']}")
+        return {"stats": stats, "artifacts": artifacts}
