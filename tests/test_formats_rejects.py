@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from dataforge.formats.api import FormatError, StrictError, iter_load, load
-from dataforge.formats.validate import REASONS
+from dataforge.formats.readers.validate import REASONS
 from dataforge.schemas.rejected import REJECTED_SCHEMA
 
 DEMO = Path(__file__).parents[1] / "recipes" / "data"

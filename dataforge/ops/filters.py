@@ -22,7 +22,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .. import chat_template, models
 from ..formats.messages import letters
-from ..formats.validate import SFT_ORDER
+from ..formats.readers.validate import SFT_ORDER
 from ..text import script_counts, shingle_hashes, strip_code
 from .base import Operator, OpConfig, OpResult, register_op
 from .exprs import MESSAGE_LISTS, prompt_text, record_text

@@ -6,7 +6,7 @@ several is an error that names the candidates and how to override (``--format``)
 
 from __future__ import annotations
 
-from .base import FormatError, Sample, all_formats
+from ..base import FormatError, Sample, all_formats
 
 
 def candidates(sample: Sample) -> list[str]:

@@ -13,10 +13,10 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from ..schemas import record
-from . import jsontext
-from . import messages as M
-from .base import Encoded, Format, Plan, Sample, capacity_error, register_format
+from ...schemas import record
+from .. import jsontext
+from .. import messages as M
+from ..base import Encoded, Format, Plan, Sample, capacity_error, register_format
 
 ROLE_MAP = {
     "system": "system", "developer": "system", "user": "user",

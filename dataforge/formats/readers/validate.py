@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from .messages import ROLE_LETTERS, field, has_calls, letters, nonblank
+from ..messages import ROLE_LETTERS, field, has_calls, letters, nonblank
 
 #: reason code -> what it means (docs/formats.md renders this table)
 REASONS: dict[str, str] = {

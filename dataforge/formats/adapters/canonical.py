@@ -10,9 +10,9 @@ from typing import Any
 
 import polars as pl
 
-from ..schemas.record import CANONICAL_SCHEMA, COLUMNS
-from . import jsontext
-from .base import Encoded, Format, Plan, Sample, register_format
+from ...schemas.record import CANONICAL_SCHEMA, COLUMNS
+from .. import jsontext
+from ..base import Encoded, Format, Plan, Sample, register_format
 
 
 @register_format

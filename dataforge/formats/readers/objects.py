@@ -16,7 +16,7 @@ import jsonschema
 import polars as pl
 import pyarrow as pa
 
-from .base import Plan, json_kind
+from ..base import Plan, json_kind
 from .conform import Conformed, conform, plan_dtypes, plan_jsonschema
 
 #: a rejection before it becomes a row of the rejected table

@@ -12,9 +12,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from . import messages as M
+from .. import messages as M
 from . import openai as oa
-from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
+from ..base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
 from .preference import message_list_type, side, standard_frame
 
 

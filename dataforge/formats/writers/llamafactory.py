@@ -14,9 +14,9 @@ from typing import Any
 
 import polars as pl
 
-from .base import FormatError
-from ..fileio import AtomicOutput, write_text_atomic
-from .writers import ShardWriter
+from ..base import FormatError
+from ...fileio import AtomicOutput, write_text_atomic
+from .files import ShardWriter
 
 SHAREGPT_TAGS = {
     "role_tag": "from",

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from .base import Plan
+from ..base import Plan
 from .conform import conform
 from .objects import Reject, objects_to_frame, reject
 from .shard import RawShard

@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .base import FormatError, Plan, Sample, json_kind
+from ..base import FormatError, Plan, Sample, json_kind
 from .conform import Conformed, conform
 from .jsonl import iter_line_blocks, jsonl_shard
 from .objects import objects_to_frame

@@ -16,11 +16,12 @@ from typing import Any
 
 import polars as pl
 
-from ..schemas.record import POLARS_SCHEMA, conform, with_content_ids
-from ..schemas.rejected import REJECTED_SCHEMA, conform_rejected, empty_rejected
-from . import jsontext, validate
-from .base import Format, FormatError, Plan
-from .extras import meta_expr
+from ...schemas.record import POLARS_SCHEMA, conform, with_content_ids
+from ...schemas.rejected import REJECTED_SCHEMA, conform_rejected, empty_rejected
+from .. import jsontext
+from ..base import Format, FormatError, Plan
+from ..extras import meta_expr
+from . import validate
 from .shard import RawShard
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from . import messages as M
-from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
+from .. import messages as M
+from ..base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
 from .openai import tools_to_canonical
 
 ROLE_MAP = {

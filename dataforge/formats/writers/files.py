@@ -22,11 +22,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..fileio import AtomicFile, AtomicOutput
-from ..schemas.record import CANONICAL_SCHEMA, to_arrow, with_content_ids
-from . import jsontext
-from .base import Encoded, Format, FormatError, get
-from .extras import has_reserved_keys
+from ...fileio import AtomicFile, AtomicOutput
+from ...schemas.record import CANONICAL_SCHEMA, to_arrow, with_content_ids
+from .. import jsontext
+from ..base import Encoded, Format, FormatError, get
+from ..extras import has_reserved_keys
 
 
 _LISTS = ("messages", "chosen", "rejected")

@@ -18,10 +18,10 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from ..schemas.record import MESSAGE_DTYPE, message
-from . import jsontext
-from . import messages as M
-from .base import Encoded, Format, Plan, Sample, capacity_error, register_format
+from ...schemas.record import MESSAGE_DTYPE, message
+from .. import jsontext
+from .. import messages as M
+from ..base import Encoded, Format, Plan, Sample, capacity_error, register_format
 
 MARKER = re.compile(r"(?:^|\n)[ \t]*(USER|ASSISTANT|FUNCTION RESPONSE):[ \t]?")
 END = "<|endoftext|>"

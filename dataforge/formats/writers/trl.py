@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from .base import FormatError, capacity_error, get
+from ..base import FormatError, capacity_error, get
 
 KINDS = {"sft": "openai", "dpo": "preference", "kto": "kto"}
 

@@ -13,9 +13,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from . import messages as M
+from .. import messages as M
 from . import openai as oa
-from .base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
+from ..base import Encoded, Format, FormatError, Plan, Sample, capacity_error, register_format
 
 
 def _conversational(sample: Sample, keys: tuple[str, ...]) -> bool:

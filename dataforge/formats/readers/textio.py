@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import BinaryIO
 
-from .base import FormatError
+from ..base import FormatError
 
 
 def open_binary(path: Path) -> BinaryIO:

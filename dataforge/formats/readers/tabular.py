@@ -18,8 +18,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from . import jsontext
-from .base import FormatError, Plan
+from .. import jsontext
+from ..base import FormatError, Plan
 from .conform import arrow_jsonschema, conform, plan_dtypes
 from .objects import Reject, reject
 from .shard import RawShard

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 
-from ..schemas.record import polars_schema
-from .base import Plan
+from ...schemas.record import polars_schema
+from ..base import Plan
 
 
 @dataclass
