@@ -23,9 +23,9 @@ from pydantic import Field, field_validator, model_validator
 from .. import chat_template, models
 from ..formats.messages import letters
 from ..formats.readers.validate import SFT_ORDER
+from ..schemas.exprs import MESSAGE_LISTS, prompt_text, record_text
 from ..text import script_counts, shingle_hashes, strip_code
 from .base import Operator, OpConfig, OpResult, register_op
-from .exprs import MESSAGE_LISTS, prompt_text, record_text
 
 Role = Literal["system", "user", "assistant", "tool"]
 ListName = Literal["messages", "chosen", "rejected"]

@@ -38,9 +38,9 @@ from pydantic import Field
 
 from .. import chat_template as ct
 from ..models import DEFAULT_CAUSAL_LM
+from ..schemas.exprs import MESSAGE_LISTS, conversation_text, turn_texts
 from ..schemas.record import COLUMNS
 from .base import Operator, OpConfig, OpResult, register_op
-from .exprs import MESSAGE_LISTS, conversation_text, turn_texts
 
 #: Reasons in priority order: a record failing several checks is rejected for the first.
 REASONS = (
