@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from dataforge.errors import ConfigError
 
 from dataforge.ops import make_op
-from dataforge.ops.filters import LengthFilter
+from dataforge.ops.filters.length import LengthFilter
 from dataforge.schemas import from_dicts, message as m
 
 CALL = [{"id": "c1", "name": "get_weather", "arguments": '{"city": "北京"}'}]
