@@ -24,8 +24,6 @@ Role = Literal["system", "user", "assistant", "tool"]
 ListName = Literal["messages", "chosen", "rejected"]
 ALL_ROLES: list[Role] = ["system", "user", "assistant", "tool"]
 
-_BLANK = r"^[\s\x{200B}\x{2060}\x{FEFF}]*$"  # whitespace and zero-width characters only
-
 
 # -- shared machinery ---------------------------------------------------------------------------
 
@@ -59,23 +57,23 @@ def explode_turns(records: pl.DataFrame, columns: tuple[str, ...] | list[str] = 
     return pl.concat(frames)
 
 
-def _turn_label() -> pl.Expr:
+def turn_label() -> pl.Expr:
     """ "assistant turn 3", or "chosen assistant turn 1" outside ``messages``."""
     who = pl.format("{} turn {}", pl.col("role"), pl.col("turn") + 1)
     return pl.when(pl.col("list") == "messages").then(who).otherwise(pl.format("{} {}", pl.col("list"), who))
 
 
-def _turn_field() -> pl.Expr:
+def turn_field() -> pl.Expr:
     return pl.format("{}[{}].content", pl.col("list"), pl.col("turn"))
 
 
-def _first_per_row(found: pl.DataFrame) -> pl.DataFrame:
+def first_per_row(found: pl.DataFrame) -> pl.DataFrame:
     """Keep the first offending turn of each record (messages before chosen before rejected)."""
     order = pl.col("list").replace_strict(list(MESSAGE_LISTS), [0, 1, 2], default=3)
     return found.sort(pl.col("row"), order, pl.col("turn")).unique("row", keep="first", maintain_order=True)
 
 
-def _reject(op: Operator, records: pl.DataFrame, found: pl.DataFrame, stats: dict[str, Any]) -> OpResult:
+def reject(op: Operator, records: pl.DataFrame, found: pl.DataFrame, stats: dict[str, Any]) -> OpResult:
     """Split ``records`` by ``found`` (one row per offending record: row, reason, detail, field)."""
     marked = records.with_row_index("_row").join(
         found.select(
@@ -94,10 +92,10 @@ def _reject(op: Operator, records: pl.DataFrame, found: pl.DataFrame, stats: dic
     return result
 
 
-_FOUND_SCHEMA = {"row": pl.Int64, "reason": pl.String, "detail": pl.String, "field": pl.String}
+FOUND_SCHEMA = {"row": pl.Int64, "reason": pl.String, "detail": pl.String, "field": pl.String}
 
 
-def _found(frame: pl.DataFrame, reason: str | pl.Expr, detail: pl.Expr, field: pl.Expr | None) -> pl.DataFrame:
+def found_rows(frame: pl.DataFrame, reason: str | pl.Expr, detail: pl.Expr, field: pl.Expr | None) -> pl.DataFrame:
     reason_expr = reason if isinstance(reason, pl.Expr) else pl.lit(reason)
     field_expr = field if field is not None else pl.lit(None, dtype=pl.String)
     return frame.select(

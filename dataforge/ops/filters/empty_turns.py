@@ -8,8 +8,10 @@ from pydantic import Field
 from ...schemas.exprs import MESSAGE_LISTS
 from ..base import Operator, OpConfig, OpResult, register_op
 from ._common import (
-    Role, ALL_ROLES, _BLANK, explode_turns, _turn_label, _turn_field, _first_per_row, _reject, _found,
+    Role, ALL_ROLES, explode_turns, turn_label, turn_field, first_per_row, reject, found_rows,
 )
+
+_BLANK = r"^[\s\x{200B}\x{2060}\x{FEFF}]*$"  # whitespace and zero-width characters only
 
 
 @register_op
@@ -38,17 +40,17 @@ class EmptyTurnsFilter(Operator):
         )
         no_messages = rows.filter(pl.col("messages").fill_null(0) == 0)
         empty_lists = [
-            _found(rows.filter(pl.col(c) == 0), "empty_turn", pl.lit(f"{c} has no turns"), pl.lit(c))
+            found_rows(rows.filter(pl.col(c) == 0), "empty_turn", pl.lit(f"{c} has no turns"), pl.lit(c))
             .with_columns(list=pl.lit(c), turn=pl.lit(-1, pl.Int64))
             for c in ("chosen", "rejected")
         ]
         found = pl.concat(
             [
-                _found(no_messages, "no_messages", pl.lit("record has no messages"), pl.lit("messages"))
+                found_rows(no_messages, "no_messages", pl.lit("record has no messages"), pl.lit("messages"))
                 .with_columns(list=pl.lit("messages"), turn=pl.lit(-1, pl.Int64)),
-                _found(bad_turns, "empty_turn", pl.format("{} {}", _turn_label(), how), _turn_field()),
+                found_rows(bad_turns, "empty_turn", pl.format("{} {}", turn_label(), how), turn_field()),
                 *empty_lists,
             ],
             how="diagonal_relaxed",
         )
-        return _reject(self, records, _first_per_row(found), {"empty_turns": bad_turns.height})
+        return reject(self, records, first_per_row(found), {"empty_turns": bad_turns.height})

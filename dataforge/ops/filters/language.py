@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from ...schemas.exprs import prompt_text, record_text
 from ...text import script_counts, strip_code
 from ..base import Operator, OpConfig, OpResult, register_op
-from ._common import _reject, _FOUND_SCHEMA, _found
+from ._common import reject, FOUND_SCHEMA, found_rows
 
 
 Lang = Literal["zh", "en"]
@@ -60,7 +60,7 @@ class LanguageFilter(Operator):
             },
         }
         if cfg.lang == "any":
-            return _reject(self, records, pl.DataFrame(schema=_FOUND_SCHEMA), stats)
+            return reject(self, records, pl.DataFrame(schema=FOUND_SCHEMA), stats)
         share_of = {"zh": pl.col("han_share"), "en": pl.col("latin_share")}
         ok = pl.any_horizontal([share_of[lang] >= cfg.min_ratio for lang in cfg.lang]) | (pl.col("total") == 0)
         pct = {c: (pl.col(f"{c}_share") * 100).round(1) for c in ("han", "kana", "latin", "other")}
@@ -69,5 +69,5 @@ class LanguageFilter(Operator):
             pct["han"], pct["latin"], pct["kana"], pct["other"], pl.col("total"),
             pl.lit(" or ".join(cfg.lang)), pl.lit(round(cfg.min_ratio * 100, 1)),
         )
-        found = _found(shares.filter(~ok), "language", detail, None)
-        return _reject(self, records, found, stats)
+        found = found_rows(shares.filter(~ok), "language", detail, None)
+        return reject(self, records, found, stats)

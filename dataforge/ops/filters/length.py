@@ -12,7 +12,7 @@ from ... import chat_template, models
 from ...schemas.exprs import MESSAGE_LISTS
 from ..base import Operator, OpConfig, OpResult, register_op
 from ._common import (
-    Role, ALL_ROLES, explode_turns, _turn_label, _turn_field, _first_per_row, _reject, _FOUND_SCHEMA, _found,
+    Role, ALL_ROLES, explode_turns, turn_label, turn_field, first_per_row, reject, FOUND_SCHEMA, found_rows,
 )
 
 
@@ -62,16 +62,16 @@ class LengthFilter(Operator):
         tool_call_only = pl.col("has_calls") & pl.col("content").fill_null("").eq("")
         found = []
         if cfg.max_turn is not None:
-            found.append(_found(
+            found.append(found_rows(
                 turns.filter(in_roles & (sized > cfg.max_turn)), "turn_too_long",
-                pl.format("{} has {} {} > {}", _turn_label(), sized, pl.lit(unit), pl.lit(cfg.max_turn)),
-                _turn_field(),
+                pl.format("{} has {} {} > {}", turn_label(), sized, pl.lit(unit), pl.lit(cfg.max_turn)),
+                turn_field(),
             ))
         if cfg.min_turn is not None:
-            found.append(_found(
+            found.append(found_rows(
                 turns.filter(in_roles & (sized < cfg.min_turn) & ~tool_call_only), "turn_too_short",
-                pl.format("{} has {} {} < {}", _turn_label(), sized, pl.lit(unit), pl.lit(cfg.min_turn)),
-                _turn_field(),
+                pl.format("{} has {} {} < {}", turn_label(), sized, pl.lit(unit), pl.lit(cfg.min_turn)),
+                turn_field(),
             ))
         seqs = self._sequences(records, turns)
         for bound, reason, op, cmp in (
@@ -79,16 +79,16 @@ class LengthFilter(Operator):
             (cfg.min_record, "record_too_short", "<", sized.lt),
         ):
             if bound is not None:
-                found.append(_found(
+                found.append(found_rows(
                     seqs.filter(cmp(bound)), reason,
                     pl.format("{} has {} {} {} {}", pl.col("seq"), sized, pl.lit(unit), pl.lit(op), pl.lit(bound)),
                     None,
                 ).with_columns(list=pl.lit("~"), turn=pl.lit(0, pl.Int64)))
         first = (
-            _first_per_row(pl.concat(found, how="diagonal_relaxed")) if found else pl.DataFrame(schema=_FOUND_SCHEMA)
+            first_per_row(pl.concat(found, how="diagonal_relaxed")) if found else pl.DataFrame(schema=FOUND_SCHEMA)
         )
         stats = {f"record_{unit}_max": int(seqs["size"].max() or 0), f"record_{unit}_min": seqs["size"].min()}
-        return _reject(self, records, first, stats)
+        return reject(self, records, first, stats)
 
     @staticmethod
     def _sequences(records: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:

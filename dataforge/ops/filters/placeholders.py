@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 
 from ...text import strip_code
 from ..base import Operator, OpConfig, OpResult, register_op
-from ._common import Role, ListName, explode_turns, _turn_label, _turn_field, _first_per_row, _reject, _found
+from ._common import Role, ListName, explode_turns, turn_label, turn_field, first_per_row, reject, found_rows
 
 
 #: Built-in placeholder patterns (Rust regex syntax, as polars uses), by name.
@@ -65,8 +65,8 @@ class PlaceholderFilter(Operator):
         hits = turns.with_columns(text.str.extract(f"({combined})", 1).alias("hit")).filter(
             pl.col("hit").is_not_null()
         )
-        found = _found(
-            hits, "placeholder", pl.format("{} has leftover placeholder '{}'", _turn_label(), pl.col("hit")),
-            _turn_field(),
+        found = found_rows(
+            hits, "placeholder", pl.format("{} has leftover placeholder '{}'", turn_label(), pl.col("hit")),
+            turn_field(),
         )
-        return _reject(self, records, _first_per_row(found), {"turns_with_placeholders": hits.height})
+        return reject(self, records, first_per_row(found), {"turns_with_placeholders": hits.height})

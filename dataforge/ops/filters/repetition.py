@@ -7,7 +7,7 @@ from pydantic import Field
 
 from ...text import shingle_hashes
 from ..base import Operator, OpConfig, OpResult, register_op
-from ._common import Role, ListName, explode_turns, _turn_label, _turn_field, _first_per_row, _reject, _found
+from ._common import Role, ListName, explode_turns, turn_label, turn_field, first_per_row, reject, found_rows
 
 
 @register_op
@@ -53,9 +53,9 @@ class RepetitionFilter(Operator):
         n = pl.when(pl.col("char_mode")).then(pl.lit(cfg.ngram_chars)).otherwise(pl.lit(cfg.ngram_words))
         unit = pl.when(pl.col("char_mode")).then(pl.lit("character")).otherwise(pl.lit("word"))
         detail = pl.format(
-            "{}: {}% of its {}-{} n-grams repeat (> {}%)", _turn_label(),
+            "{}: {}% of its {}-{} n-grams repeat (> {}%)", turn_label(),
             (pl.col("ratio") * 100).round(1), n, unit, pl.lit(round(cfg.max_ratio * 100, 1)),
         )
-        found = _found(bad, "repetition", detail, _turn_field())
+        found = found_rows(bad, "repetition", detail, turn_field())
         stats = {"ratio_max": float(scored["ratio"].max() or 0.0)}
-        return _reject(self, records, _first_per_row(found), stats)
+        return reject(self, records, first_per_row(found), stats)

@@ -8,7 +8,7 @@ from pydantic import Field
 from ...formats.messages import letters
 from ...formats.readers.validate import SFT_ORDER
 from ..base import Operator, OpConfig, OpResult, register_op
-from ._common import _reject, _found
+from ._common import reject, found_rows
 
 
 #: Role letters (``formats.messages.letters``): s system, u user, a assistant, c assistant
@@ -76,8 +76,8 @@ class RoleOrderFilter(Operator):
             .then(pl.when(pl.col("pref")).then(pl.lit("messages+chosen")).otherwise(pl.lit("messages")))
             .otherwise(pl.lit("messages+rejected")).alias("field"),
         ).filter(pl.col("seq").is_not_null())
-        found = _found(
+        found = found_rows(
             bad, "role_order", pl.format("roles '{}': {}", pl.col("seq"), _diagnose(pl.col("seq"))),
             pl.col("field"),
         )
-        return _reject(self, records, found, {})
+        return reject(self, records, found, {})
