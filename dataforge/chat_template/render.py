@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Sequence
 
-from . import models
+from .. import models
 
 Conversation = list[dict[str, Any]]
 
