@@ -16,7 +16,7 @@ import dataforge.cli.formats  # noqa: F401  (registers convert/inspect/schema on
 from dataforge.cli.app import app
 from dataforge.formats.api import load
 
-DEMO = Path(__file__).parents[1] / "recipes" / "data"
+DEMO = Path(__file__).parents[3] / "recipes" / "data"
 runner = CliRunner()
 
 

@@ -11,7 +11,7 @@ from evalkit.compare import higher_is_better
 from evalkit.metrics import MetricInputs, get_metric
 from evalkit.run import evaluate
 
-EVAL_SET = Path(__file__).resolve().parents[1] / "recipes" / "data" / "eval_qa_zh_en.jsonl"
+EVAL_SET = Path(__file__).resolve().parents[2] / "recipes" / "data" / "eval_qa_zh_en.jsonl"
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:

@@ -25,7 +25,7 @@ from evalkit.store import load_run
 
 pytestmark = pytest.mark.slow
 
-EVAL_SET = Path(__file__).resolve().parents[1] / "recipes" / "data" / "eval_qa_zh_en.jsonl"
+EVAL_SET = Path(__file__).resolve().parents[2] / "recipes" / "data" / "eval_qa_zh_en.jsonl"
 N_BOOT = 200
 runner = CliRunner()
 

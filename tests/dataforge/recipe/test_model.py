@@ -8,7 +8,7 @@ import pytest
 
 from dataforge.recipe import RecipeError, load_recipe
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _write(tmp_path: Path, text: str) -> Path:

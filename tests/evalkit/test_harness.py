@@ -14,7 +14,7 @@ from evalkit.store import load_run
 
 pytestmark = pytest.mark.slow
 
-TASKS = Path(__file__).resolve().parents[1] / "recipes" / "lm_eval_tasks"
+TASKS = Path(__file__).resolve().parents[2] / "recipes" / "lm_eval_tasks"
 runner = CliRunner()
 
 

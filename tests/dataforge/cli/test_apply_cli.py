@@ -20,7 +20,7 @@ from dataforge.cli.ops import ops_markdown
 from dataforge.formats.api import iter_load
 from dataforge.ops.chain import apply, read_rejected
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 MESSY = REPO / "recipes" / "data" / "messy.jsonl"
 MESSY_EVAL = REPO / "recipes" / "data" / "messy_eval.jsonl"
 

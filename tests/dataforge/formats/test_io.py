@@ -15,7 +15,7 @@ from dataforge.formats.api import FormatError, detect_format, iter_load, load, o
 from dataforge.schemas.record import COLUMNS, from_dicts, message
 
 GOLDEN = Path(__file__).parent / "golden"
-DEMO = Path(__file__).parents[1] / "recipes" / "data"
+DEMO = Path(__file__).parents[3] / "recipes" / "data"
 
 
 def lines(path: Path) -> list[dict]:

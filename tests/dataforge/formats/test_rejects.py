@@ -15,7 +15,7 @@ from dataforge.formats.api import FormatError, StrictError, iter_load, load
 from dataforge.formats.readers.validate import REASONS
 from dataforge.schemas.rejected import REJECTED_SCHEMA
 
-DEMO = Path(__file__).parents[1] / "recipes" / "data"
+DEMO = Path(__file__).parents[3] / "recipes" / "data"
 
 GOOD_SG = {"conversations": [{"from": "human", "value": "你好"}, {"from": "gpt", "value": "你好！"}]}
 

@@ -15,7 +15,7 @@ from dataforge.cli.main import _load_commands
 from dataforge.ops.chain import read_rejected
 from dataforge.recipe import RecipeRunner, load_recipe, stages
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 _load_commands()  # register every command, as the `dataforge` entry point does
 
 
