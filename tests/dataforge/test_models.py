@@ -10,6 +10,7 @@ import pytest
 from dataforge import models
 
 
+@pytest.mark.slow
 def test_alias_resolves_to_converted_safetensors(smollm_path):
     path = Path(models.resolve("smollm2-135m-instruct"))
     assert path == Path(smollm_path)
@@ -40,6 +41,7 @@ def test_missing_package_names_the_package(monkeypatch):
         models.smollm_gguf_path()
 
 
+@pytest.mark.slow
 def test_converted_model_loads_and_answers(smollm_path):
     """The cached copy is a working chat model (real generation, a few tokens)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -56,6 +58,7 @@ def test_converted_model_loads_and_answers(smollm_path):
     assert "Paris" in text
 
 
+@pytest.mark.slow
 def test_conversion_is_atomic_and_reused(tmp_path, monkeypatch):
     """A fresh cache converts once into place; a second call reuses it without converting."""
     monkeypatch.setenv("POSTTRAIN_CACHE", str(tmp_path))

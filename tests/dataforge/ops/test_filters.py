@@ -58,6 +58,7 @@ def test_length_min_bounds_respect_tool_call_only_turns():
     assert rejected(run("filter.length", recs, min_record=10))["short"][0] == "record_too_short"
 
 
+@pytest.mark.slow
 def test_length_in_tokens_of_the_embedded_model(smollm_tokenizer, smollm_path):
     answer = "The quick brown fox jumps over the lazy dog. " * 20
     recs = [chat("en", ("user", "Tell me"), ("assistant", answer)), chat("zh", ("user", "你好"), ("assistant", "你好！"))]

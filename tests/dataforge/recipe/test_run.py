@@ -35,6 +35,7 @@ def _run(recipe: Path, runs: Path):
     return CliRunner().invoke(app, ["run", str(recipe), "--runs-dir", str(runs)], env={"COLUMNS": "200"})
 
 
+@pytest.mark.slow
 def test_recipe_cleans_splits_evaluates_and_resumes(recipe_file: Path, tmp_path: Path):
     runs = tmp_path / "runs"
     first = _run(recipe_file, runs)

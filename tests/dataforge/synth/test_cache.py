@@ -43,6 +43,7 @@ def real_engine(smollm_path) -> Engine:
     return make_engine("transformers", smollm_path)
 
 
+@pytest.mark.slow
 def test_a_rerun_generates_nothing_twice(real_engine, tmp_path: Path):
     db = tmp_path / "generations.sqlite"
     counting = Counting(real_engine)
@@ -68,6 +69,7 @@ def test_a_rerun_generates_nothing_twice(real_engine, tmp_path: Path):
     assert len(rerun.cache) == 3
 
 
+@pytest.mark.slow
 def test_the_key_covers_model_messages_tools_and_every_param(real_engine):
     request = ask("Name a color.")
     key = real_engine.cache_key(request, PARAMS)

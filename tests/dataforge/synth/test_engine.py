@@ -69,6 +69,7 @@ def test_a_new_engine_slots_in_by_registering_its_class(monkeypatch):
         register_engine(Impostor)
 
 
+@pytest.mark.slow
 def test_greedy_batches_match_single_requests_and_n_copies(engine, monkeypatch):
     requests = [ask("Name a color."), ask("What is the capital of France? Answer in one word.")]
     params = GenerationParams(max_new_tokens=8, n=2)
@@ -84,6 +85,7 @@ def test_greedy_batches_match_single_requests_and_n_copies(engine, monkeypatch):
         assert alone.finish_reason in ("stop", "length")
 
 
+@pytest.mark.slow
 def test_sampling_is_seeded_per_request_not_per_batch(engine):
     poem, story = ask("Write a poem about the sea."), ask("Tell me a story about a fox.")
     params = GenerationParams(max_new_tokens=8, temperature=1.0, top_p=0.95, top_k=50, n=2, seed=3)
@@ -95,6 +97,7 @@ def test_sampling_is_seeded_per_request_not_per_batch(engine):
     assert [g.text for g in reseeded[0]] != [g.text for g in alone[0]]
 
 
+@pytest.mark.slow
 def test_stop_strings_cut_the_text_and_finish_reasons(engine):
     capital = ask("What is the capital of France? Answer in one word.")
     full = engine.generate([capital], GenerationParams(max_new_tokens=16))[0][0]
@@ -110,6 +113,7 @@ def test_stop_strings_cut_the_text_and_finish_reasons(engine):
     assert long.finish_reason == "length" and long.completion_tokens == 4
 
 
+@pytest.mark.slow
 def test_unrunnable_requests_are_error_samples_not_a_crash(engine, monkeypatch):
     short, huge = ask("Hi."), ask("word " * 300)
     bad_call = GenerationRequest.from_messages([
@@ -126,6 +130,7 @@ def test_unrunnable_requests_are_error_samples_not_a_crash(engine, monkeypatch):
     assert out[2][0].finish_reason in ("stop", "length") and out[2][0].error is None
 
 
+@pytest.mark.slow
 def test_tools_and_tool_calls_reach_the_chat_template(engine, monkeypatch):
     template = (
         "{% for t in tools or [] %}TOOL {{ t.function.name }}\n{% endfor %}"
@@ -149,6 +154,7 @@ def test_tools_and_tool_calls_reach_the_chat_template(engine, monkeypatch):
     assert 'CALL get_weather {"city": "Paris"}' in rendered  # arguments parsed, not a string
 
 
+@pytest.mark.slow
 def test_fingerprint_follows_model_content_not_its_path(engine, smollm_path, tmp_path: Path):
     original = tmp_path / "a"
     original.mkdir()

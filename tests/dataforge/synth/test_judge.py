@@ -162,6 +162,7 @@ def real_engine(smollm_path) -> Engine:
     return make_engine("transformers", smollm_path)
 
 
+@pytest.mark.slow
 def test_judges_run_end_to_end_on_the_real_model(real_engine, tmp_path: Path):
     """The 135M judge is weak, so verdicts are not asserted; the machinery is: every pair
     gets a well-formed, swap-combined result, and re-judging through the cache is free."""

@@ -7,6 +7,8 @@ import pytest
 
 from evalkit.metrics import MetricInputs, get_metric
 
+pytestmark = pytest.mark.slow  # every test loads the MiniLM encoder
+
 CANDS = ["The cat sat on the mat.", "A dog runs in the park.", "猫坐在垫子上。", "Quantum physics"]
 REFS = ["A cat was sitting on the mat.", "The dog is running in a park.", "猫在垫子上坐着。", "I like pizza"]
 INPUTS = MetricInputs(predictions=CANDS, references=REFS)

@@ -28,7 +28,14 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "columns", "params"), CASES, ids=[c[0] for c in CASES])
+#: metrics that load a model (marked slow)
+MODEL_METRICS = {"bertscore", "ppl"}
+
+
+@pytest.mark.parametrize(
+    ("name", "columns", "params"),
+    [pytest.param(*c, id=c[0], marks=[pytest.mark.slow] if c[0] in MODEL_METRICS else []) for c in CASES],
+)
 def test_evaluate_module_equals_function(name, columns, params):
     module = evaluate.load(evaluate_module_path(name))
     got = module.compute(**columns, **params)

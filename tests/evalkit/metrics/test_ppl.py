@@ -13,6 +13,8 @@ import torch
 from evalkit.metrics import MetricInputs, get_metric
 from evalkit.metrics.ppl import assistant_tokens, load_causal_lm
 
+pytestmark = pytest.mark.slow  # every test loads the embedded model
+
 PROMPTS = ["What is 2+2?", "法国的首都是哪里？", "Name a pet."]
 ANSWERS = ["It is 4.", "巴黎是法国的首都。", "A cat is a popular pet, and so is a dog."]
 LONG = (
