@@ -36,8 +36,9 @@ LAYERS: list[tuple[str, ...]] = [
 #: beside dataforge: evalkit and the trainer back ends build on dataforge below the recipe
 #: layer and never on each other; dataforge never imports them at module level
 BESIDE = ("evalkit", "backends")
-#: function-level imports of a higher layer that are allowed: (importer prefix, imported prefix)
-ALLOWED_CALLS = {("dataforge.recipe", "evalkit")}
+#: function-level imports of a part beside dataforge that are allowed (importer prefix,
+#: imported prefix): the recipe's eval and train stages, the train commands
+ALLOWED_CALLS = {("dataforge.recipe", "evalkit"), ("dataforge.recipe", "backends"), ("dataforge.cli", "backends")}
 
 LAYER_OF = {part: i for i, parts in enumerate(LAYERS) for part in parts}
 RECIPE = LAYER_OF["dataforge.recipe"]
