@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import polars as pl
 
+from dataforge.outputs import prepare_outputs
 from dataforge import models
 from dataforge.fileio import file_sha256
 from dataforge.schemas.record import MESSAGE_DTYPE
@@ -200,6 +201,7 @@ def evaluate(
     metric_params: Mapping[str, Mapping[str, Any]] | None = None,
     output: str | Path | None = None,
     predictions: str | Path | None = None,
+    overwrite: bool = False,
 ) -> Run:
     """Evaluate ``model`` on ``data`` (or score existing ``predictions``); return the run.
 
@@ -209,6 +211,8 @@ def evaluate(
     """
     started = time.perf_counter()
     names = parse_metrics(metrics)
+    if output is not None:  # refuse an unsafe output before paying for generation
+        prepare_outputs([data, predictions], folders=[output], overwrite=overwrite)
     generation = generation or GenerationConfig()
     timings: dict[str, Any] = {}
     if predictions is not None:
@@ -240,7 +244,7 @@ def evaluate(
         "created_at": now_iso(),
     }
     run = Run(predictions=frame, metrics=results, manifest=manifest)
-    return save_run(run, output) if output is not None else run
+    return save_run(run, output, overwrite=overwrite) if output is not None else run
 
 
 def _data_info(data: str | Path | None, frame: pl.DataFrame) -> dict[str, Any]:

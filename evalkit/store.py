@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from dataforge import fileio
+from dataforge.outputs import claim_folder
 
 PREDICTIONS_FILE = "predictions.parquet"
 METRICS_FILE = "metrics.json"
@@ -111,10 +112,13 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
-def save_run(run: Run, path: Path | str) -> Run:
-    """Write ``run`` into folder ``path`` (manifest last) and return it bound to that path."""
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
+def save_run(run: Run, path: Path | str, *, overwrite: bool = False) -> Run:
+    """Write ``run`` into folder ``path`` (manifest last) and return it bound to that path.
+
+    The folder must be new, empty or one posttrain created (an earlier run: replaced);
+    ``overwrite`` allows a folder of the user's (only the run's three files are written).
+    """
+    folder = claim_folder(path, "evalkit run", overwrite=overwrite)
     # an older run's manifest must not vouch for files that are being replaced
     (folder / MANIFEST_FILE).unlink(missing_ok=True)
     write_parquet(folder / PREDICTIONS_FILE, run.predictions)
