@@ -16,7 +16,7 @@ from ._common import reject, found_rows
 #: A complete conversation: optional system, then user turns each answered by the
 #: assistant, where an answer may first go through tool-call rounds (c, then t...); the
 #: last answer may be a tool call itself (function-calling data whose target is the call).
-_COMPLETE = SFT_ORDER  # the readers' grammar (formats.validate): s?u((ct+)*au)*(ct+)*[ac]
+_COMPLETE = SFT_ORDER  # the readers' grammar (formats.readers.validate): s?u((ct+)*au)*(ct+)*[ac]
 #: The same, but it may stop anywhere after a user turn or tool result (prompt-only data).
 _OPEN = r"^s?(?:u(?:ct+)*a)*(?:u(?:ct+)*c?)?$"
 _DIAGNOSES: list[tuple[str, str]] = [

@@ -21,7 +21,7 @@ from dataforge.outputs import MARKER, OutputLock, owns_file, owns_folder, sweep_
 from dataforge.recipe import RecipeError, load_recipe
 from dataforge.rejects import read_rejected, rejected_folder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MESSY = REPO / "recipes" / "data" / "messy.jsonl"
 _load_commands()
 
