@@ -48,6 +48,12 @@ def _options(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def print_warnings(lines: list[str], console: Console) -> None:
+    """Data a command could not keep, one yellow line each (never silent)."""
+    for line in lines:
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}", soft_wrap=True)
+
+
 def reasons_table(reasons: dict[str, int], title: str) -> Table:
     from ..formats.readers.validate import REASONS
 
@@ -73,7 +79,7 @@ def convert(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output that posttrain did not write"),
 ) -> None:
     """Convert a dataset between formats, streaming; bad rows go to <out stem>.rejected/."""
-    from ..formats.api import iter_load, merge_stats, open_writer
+    from ..formats.api import iter_load, merge_stats, open_writer, read_warnings, write_warnings
 
     opts = _options(option)
     if to == "llamafactory":
@@ -99,6 +105,7 @@ def convert(
                 stats.append(part.stats)
                 progress.update(task, rows=sum(s["rows_in"] for s in stats))
         path = writer.path if not folder_out else out
+        lost = write_warnings(writer, to if not folder_out else opts.get("formatting", "sharegpt"))
     total = merge_stats(stats)
     console.print(
         f"{escape(str(src))} ([bold]{detected}[/bold]{' ' + total['variant'] if total['variant'] else ''}) -> "
@@ -112,8 +119,7 @@ def convert(
         if total["rejected"] > len(sink.examples):
             console.print(f"... {total['rejected'] - len(sink.examples)} more")
         console.print(f"all rejected rows with file/line/field/detail/raw text: {escape(str(rejected))}/")
-    if total["ignored_fields"]:
-        console.print(f"[yellow]note:[/yellow] nested keys not read: {', '.join(total['ignored_fields'])}")
+    print_warnings(read_warnings(total, detected) + lost, console)
 
 
 def _render_record(rec: dict[str, Any]) -> Panel:
@@ -145,7 +151,7 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Detected format, rows, turns, roles, lengths, tools, preference/KTO counts, one record."""
-    from ..formats.api import iter_load, merge_stats
+    from ..formats.api import iter_load, merge_stats, read_warnings
     from ..formats.summary import summarize
 
     parts, stats, fmt_name = [], [], ""
@@ -158,7 +164,8 @@ def inspect(
     records = pl.concat(parts) if parts else pl.DataFrame()
     total = merge_stats(stats)
     summary = {"format": fmt_name, "variant": total["variant"], "rows_in": total["rows_in"],
-               "rejected": total["rejected"], "reasons": total["reasons"], **summarize(records)} if parts else {}
+               "rejected": total["rejected"], "reasons": total["reasons"],
+               "warnings": read_warnings(total, fmt_name), **summarize(records)} if parts else {}
     if as_json:
         console.print_json(json.dumps(summary, ensure_ascii=False, default=str))
         return
@@ -180,6 +187,7 @@ def inspect(
     console.print(lengths)
     if total["rejected"]:
         console.print(reasons_table(total["reasons"], "rows that would be rejected"))
+    print_warnings(summary.get("warnings", []), console)
     if records.height:
         from ..schemas.record import records as as_dicts
 

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..compose import mix, split
 from ..fileio import write_text_atomic
-from ..formats.api import iter_load, open_writer
+from ..formats.api import iter_load, open_writer, write_warnings
 from ..ops import registry
 from ..errors import UserError
 from ..ops.chain import build_ops, iter_apply
@@ -28,8 +28,9 @@ from ..outputs import OutputLock, claim_folder, prepare_outputs
 from ..rejects import RejectedWriter, rejected_folder
 from ..schemas import empty_table
 from .app import app
+from .formats import print_warnings
 
-_STANDARD = {"op", "rows_in", "rows_kept", "rows_rejected", "reasons", "seconds"}
+_STANDARD = {"op", "rows_in", "rows_kept", "rows_rejected", "reasons", "seconds", "warnings"}
 
 # -- reference ------------------------------------------------------------------------------
 
@@ -163,6 +164,7 @@ def print_stats(stats: list[dict[str, Any]], console: Console) -> None:
         for key, value in s.items():
             if key not in _STANDARD:
                 console.print(f"[bold]{s['op']}[/bold] {key}: {_short(value)}", soft_wrap=True)
+    print_warnings([w for s in stats for w in s.get("warnings", {})], console)
 
 
 @app.command("apply")
@@ -191,6 +193,7 @@ def apply_cmd(
                     writer.write(shard)
     all_stats = stats()
     print_stats(all_stats, Console())
+    print_warnings(write_warnings(writer, to_format), Console())
     if stats_json:
         write_text_atomic(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
     n_kept = next((s["rows_kept"] for s in reversed(all_stats)), 0)

@@ -151,13 +151,18 @@ class _StatsBook:
         return list(self.stages.values())
 
 
-def _reader_stats(stage: str, n_records: int, rejected: pl.DataFrame) -> dict[str, Any]:
+def _reader_stats(stage: str, n_records: int, rejected: pl.DataFrame, item: Any) -> dict[str, Any]:
+    from ..formats.api import read_warnings
+
     reasons = (
         {r: int(c) for r, c in rejected.group_by("reason").len().rows()} if rejected.height else {}
     )
+    # warning -> number of shards it came from (dicts of counts merge by adding up)
+    warnings = {w: 1 for w in read_warnings(item.stats, item.format)}
     return {
         "op": stage, "rows_in": n_records + rejected.height, "rows_kept": n_records,
         "rows_rejected": rejected.height, "reasons": reasons, "seconds": 0.0,
+        **({"warnings": warnings} if warnings else {}),
     }
 
 
@@ -177,7 +182,7 @@ def _source_shards(
             continue
         records, rejected = item.records, item.rejected
         stage = f"read:{item.format}"
-        book.add(stage, _reader_stats(stage, records.height, rejected))
+        book.add(stage, _reader_stats(stage, records.height, rejected, item))
         if rejected.height:
             on_rejected(0, stage, conform_rejected(rejected))
         yield conform(records)

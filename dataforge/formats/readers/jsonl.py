@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from ..base import Plan
+from . import hazards
 from .conform import conform
 from .objects import Reject, objects_to_frame, reject
 from .shard import RawShard
@@ -104,10 +105,18 @@ def jsonl_shard(block: bytes, first_line: int, plan: Plan) -> RawShard:
     lines_text = _block_text(block, first_line)
     n_lines = block.count(b"\n")
     try:
+        if hazards.needs_python(block, np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)):
+            raise ValueError("NaN/Infinity or very deep nesting: parsed line by line")
         table = _read_arrow_json(block, plan)
         # Arrow's JSON reader does not check UTF-8 (polars would panic on a bad string
         # later); a full validation is ~20x cheaper than decoding the block in Python
         table.validate(full=True)
+        if hazards.too_deep(table.schema):  # polars crashes on very deep types
+            raise ValueError("nesting deeper than the limit")
+        if any(pa.types.is_floating(table.schema.field(k).type) for k in ("id", "source") if k in table.column_names):
+            # Arrow made the block's ids floats (a fraction, or an integer beyond int64):
+            # Python keeps the text the user wrote ("-1" stays "-1", not "-1.0")
+            raise ValueError("non-integer ids")
         if table.num_rows == n_lines:
             rows = list(range(first_line, first_line + n_lines))
         else:
@@ -135,12 +144,17 @@ def _jsonl_slow(block: bytes, first_line: int, plan: Plan, lines_text: Callable)
             continue
         ln = first_line + i
         try:
-            objs.append(json.loads(line))
+            objs.append(json.loads(line, parse_constant=hazards.refuse_constant, parse_float=hazards.Number))
             rows.append(ln)
         except UnicodeDecodeError as e:
             rejects.append(reject("invalid_json", ln, f"not valid UTF-8 (byte {e.start + 1})", line.decode("utf-8", "replace")))
         except json.JSONDecodeError as e:
             rejects.append(reject("invalid_json", ln, f"{e.msg} at column {e.colno}", line.decode("utf-8", "replace")))
+        except hazards.NotJSON as e:
+            rejects.append(reject("invalid_json", ln, str(e), line.decode("utf-8", "replace")))
+        except RecursionError:
+            detail = f"nests arrays/objects deeper than {hazards.MAX_DEPTH} levels"
+            rejects.append(reject("too_deep", ln, detail, line.decode("utf-8", "replace")))
     conformed, good_rows, _, bad = objects_to_frame(objs, rows, lambda p: lines_text([rows[p]])[0], plan)
     return RawShard(
         conformed.frame, good_rows, rejects + bad, len(objs) + len(rejects),

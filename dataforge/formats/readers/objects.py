@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..base import Plan, json_kind
+from . import hazards
 from .conform import Conformed, conform, plan_dtypes, plan_jsonschema
 
 #: a rejection before it becomes a row of the rejected table
@@ -81,6 +82,11 @@ def check_objects(
         if not isinstance(obj, dict):
             rejects.append(reject("wrong_type", row, f"a row must be a JSON object, got {json_kind(obj)}", raw_of(pos)))
             continue
+        hazard = hazards.problem(obj)
+        if hazard is not None:
+            reason, where, detail = hazard
+            rejects.append(reject(reason, row, detail, raw_of(pos), where))
+            continue
         obj = dict(obj)
         for path in plan.json_text:
             _to_json_text(obj, path)
@@ -131,7 +137,7 @@ def build_table(objs: list[dict[str, Any]], plan: Plan) -> Conformed:
 
 def _text(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
+        return hazards.number_text(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

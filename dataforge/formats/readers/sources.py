@@ -22,14 +22,14 @@ from typing import Any, Iterator
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..base import FormatError, Plan, Sample, json_kind
+from . import hazards
 from .conform import Conformed, conform
 from .jsonl import iter_line_blocks, jsonl_shard
 from .objects import objects_to_frame
 from .shard import RawShard
-from .tabular import csv_frames, typed_shard
+from .tabular import csv_frames, parquet_batches, typed_shard
 from .textio import file_kind, open_binary
 
 SAMPLE_ROWS = 100
@@ -48,7 +48,7 @@ def sample(path: Path, n: int = SAMPLE_ROWS) -> Sample:
                     break
                 try:
                     obj = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # the reader rejects such lines later
                     continue
                 if isinstance(obj, dict):
                     rows.append(obj)
@@ -56,7 +56,7 @@ def sample(path: Path, n: int = SAMPLE_ROWS) -> Sample:
     if kind == "json":
         return Sample([o for o in _json_array_head(path, n) if isinstance(o, dict)])
     if kind == "parquet":
-        batch = next(pq.ParquetFile(path).iter_batches(batch_size=n), None)
+        batch = next(parquet_batches(path, n), None)
         rows = batch.to_pylist() if batch is not None else []
     else:
         frame = next(csv_frames(path, n), None)
@@ -70,7 +70,7 @@ def _maybe_json(v: Any) -> Any:
     if isinstance(v, str) and v[:1] in ("[", "{"):
         try:
             return json.loads(v)
-        except ValueError:
+        except (ValueError, RecursionError):
             return v
     return v
 
@@ -91,7 +91,7 @@ def _json_array_head(path: Path, n: int) -> list[Any]:
             break
         try:
             obj, i = dec.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):
             break
         out.append(obj)
     return out
@@ -107,9 +107,8 @@ def iter_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
     elif kind == "json":
         yield from _json_array_shards(path, plan, shard_rows)
     elif kind == "parquet":
-        pf = pq.ParquetFile(path)
         start = 1
-        for batch in pf.iter_batches(batch_size=shard_rows):
+        for batch in parquet_batches(path, shard_rows):
             frame = pl.from_arrow(batch)
             yield typed_shard(frame, list(range(start, start + batch.num_rows)), plan)  # type: ignore[arg-type]
             start += batch.num_rows
@@ -123,12 +122,24 @@ def iter_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
 def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
     with open_binary(path) as f:
         data = f.read()
+    constants: list[str] = []
+
+    def constant(token: str) -> hazards.NonFinite:
+        constants.append(token)
+        return hazards.NonFinite(token)
+
     try:
-        items = json.loads(data.removeprefix(b"\xef\xbb\xbf"))
+        items = json.loads(data.removeprefix(b"\xef\xbb\xbf"), parse_constant=constant, parse_float=hazards.Number)
     except UnicodeDecodeError as e:
         raise FormatError(f"{path}: not valid UTF-8 (byte {e.start + 1})") from None
     except json.JSONDecodeError as e:
         raise FormatError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        element = _too_deep_element(data.decode("utf-8", errors="replace"))
+        raise FormatError(
+            f"{path}: element {element} nests arrays/objects deeper than the JSON parser allows; remove it, "
+            f"or use JSON Lines, where such a row is rejected on its own"
+        ) from None
     del data
     if isinstance(items, dict):
         items = [items]
@@ -139,15 +150,17 @@ def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawS
         rows = list(range(start + 1, start + 1 + len(chunk)))
 
         def text_at(p: int, chunk: list = chunk) -> str:
-            return json.dumps(chunk[p], ensure_ascii=False)
+            return hazards.dumps(chunk[p])
 
         conformed: Conformed | None = None
-        if all(isinstance(o, dict) for o in chunk) and chunk:
+        if all(isinstance(o, dict) for o in chunk) and chunk and not constants:
             try:
-                conformed = conform(pl.from_arrow(pa.Table.from_struct_array(pa.array(chunk))), plan)  # type: ignore[arg-type]
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                array = pa.array(chunk)
+                if hazards.type_depth(array.type) <= hazards.MAX_DEPTH:  # polars crashes on deeper types
+                    conformed = conform(pl.from_arrow(pa.Table.from_struct_array(array)), plan)  # type: ignore[arg-type]
+            except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # the slow path says which row
                 conformed = None
-        if conformed is not None and not conformed.incompatible:
+        if conformed is not None and not conformed.incompatible and not _float_ids(conformed.frame):
             yield RawShard(conformed.frame, rows, [], len(chunk), lambda pos, t=text_at: [t(p) for p in pos], conformed.ignored)
             continue
         conformed, good_rows, positions, bad = objects_to_frame(chunk, rows, text_at, plan)
@@ -157,3 +170,25 @@ def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawS
         )
 
 
+def _float_ids(frame: pl.DataFrame) -> bool:
+    """Ids or sources Arrow typed as floats: the slow path keeps the text the user wrote."""
+    return any(frame.schema[k].is_float() for k in ("id", "source") if k in frame.columns)
+
+
+def _too_deep_element(text: str) -> int:
+    """1-based index of the first array element the JSON parser cannot nest into."""
+    dec = json.JSONDecoder()
+    i, n = text.find("[") + 1, 0
+    while i < len(text):
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]":
+            break
+        n += 1
+        try:
+            _, i = dec.raw_decode(text, i)
+        except RecursionError:
+            return n
+        except ValueError:
+            break
+    return max(n, 1)

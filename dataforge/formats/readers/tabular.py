@@ -17,9 +17,11 @@ from typing import Any, Iterator, Sequence
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from .. import jsontext
 from ..base import FormatError, Plan
+from .hazards import MAX_DEPTH, problem, refuse_constant, type_depth
 from .conform import arrow_jsonschema, conform, plan_dtypes
 from .objects import Reject, reject
 from .shard import RawShard
@@ -51,6 +53,18 @@ def _csv_batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
         yield from reader
     except pa.ArrowInvalid as e:
         raise FormatError(f"{path}: not a valid CSV file: {e}") from None
+
+
+def parquet_batches(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of a Parquet file; a file that is not Parquet, is truncated or has
+    corrupt pages is refused with its name (Arrow's own message says what it found)."""
+    try:
+        pf = pq.ParquetFile(path)
+        if any(1 + type_depth(f.type) > MAX_DEPTH for f in pf.schema_arrow):
+            raise FormatError(f"{path}: a column nests deeper than {MAX_DEPTH} levels")
+        yield from pf.iter_batches(batch_size=batch_size)
+    except pa.ArrowException as e:
+        raise FormatError(f"{path}: not a readable Parquet file (truncated, corrupt or another format): {e}") from None
 
 
 def csv_frames(path: Path, shard_rows: int) -> Iterator[pl.DataFrame]:
@@ -137,9 +151,15 @@ def _text_to_nested(series: pl.Series, want: pl.DataType, arrow_type: pa.DataTyp
             values.append(None)
             continue
         try:
-            value = json.loads(cell)
+            value = json.loads(cell, parse_constant=refuse_constant)
+            hazard = problem(value)
         except ValueError as e:
-            bad.setdefault(pos, reject("invalid_json", rows[pos], f"{series.name}: {e}", None, series.name))
+            hazard = ("invalid_json", "", str(e))
+        except RecursionError:
+            hazard = ("too_deep", "", f"nests arrays/objects deeper than {MAX_DEPTH} levels")
+        if hazard is not None:
+            reason, where, detail = hazard
+            bad.setdefault(pos, reject(reason, rows[pos], f"{series.name}: {detail}", None, series.name))
             values.append(None)
             continue
         err = jsonschema.exceptions.best_match(validator.iter_errors(value))

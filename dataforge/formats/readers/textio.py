@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from ..base import FormatError
 
@@ -14,6 +16,21 @@ def open_binary(path: Path) -> BinaryIO:
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")
+
+
+@contextmanager
+def stream_errors(path: Path) -> Iterator[None]:
+    """Turn a broken gzip stream, met anywhere while reading ``path``, into a refusal that
+    names the file (Python raises ``EOFError``, ``BadGzipFile`` or ``zlib.error`` with no
+    file name, and the CLI would show "Aborted." for an ``EOFError``)."""
+    try:
+        yield
+    except gzip.BadGzipFile as e:
+        raise FormatError(f"{path}: not a gzip file ({e}); drop the .gz suffix if it is not compressed") from None
+    except EOFError:
+        raise FormatError(f"{path}: the gzip data ends early: the file is truncated (an interrupted copy or download?)") from None
+    except zlib.error as e:
+        raise FormatError(f"{path}: corrupt gzip data ({e})") from None
 
 
 def file_kind(path: Path) -> str:
@@ -39,6 +56,6 @@ def _sniff_json(path: Path) -> str:
     first = head.split(b"\n", 1)[0]
     try:
         return "jsonl" if isinstance(json.loads(first), dict) else "json"
-    except ValueError:
+    except (ValueError, RecursionError):
         return "json"
 

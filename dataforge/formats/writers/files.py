@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from ...fileio import AtomicFile, AtomicOutput
 from ...schemas.record import CANONICAL_SCHEMA, to_arrow, with_content_ids
 from .. import jsontext
+from .. import messages as M
 from ..base import Encoded, Format, FormatError, get
 from ..extras import has_reserved_keys
 
@@ -113,6 +114,18 @@ def json_lines(df: pl.DataFrame, enc: Encoded, fmt: Format, *, spread_meta: bool
     return out["line"]
 
 
+def records_holding(df: pl.DataFrame, field: str) -> int:
+    """Records with a non-null message ``field`` (``name``, ``tool_calls.id``...) in any
+    of their message lists."""
+    head, _, sub = field.partition(".")
+    if sub:
+        per_message = M.field(head).list.eval(pl.element().struct.field(sub).is_not_null()).list.any()
+    else:
+        per_message = M.field(head).is_not_null()
+    lists = [pl.col(c).list.eval(per_message).list.any().fill_null(False) for c in _LISTS if c in df.columns]
+    return int(df.select(pl.any_horizontal(lists).sum()).item()) if lists else 0
+
+
 class ShardWriter(AtomicOutput):
     """Write canonical shards to ``path`` in ``format``; ``close()`` renames into place."""
 
@@ -124,6 +137,8 @@ class ShardWriter(AtomicOutput):
         if self.format.name == "canonical" and self.kind == "json":
             raise FormatError("canonical output is Parquet (or .jsonl); a JSON array is not supported")
         self.rows = 0
+        #: message fields the format cannot hold -> records that lost them (see unheld_fields)
+        self.dropped: dict[str, int] = {}
         self._file = AtomicFile(self.path)
         self._stream: IO[bytes] | None = None
         self._parquet: pq.ParquetWriter | None = None
@@ -143,6 +158,10 @@ class ShardWriter(AtomicOutput):
             )
             self._write_lines(lines)
         self.rows += df.height
+        for name in self.format.unheld_fields(**self._format_options()):
+            lost = records_holding(df, name)
+            if lost:
+                self.dropped[name] = self.dropped.get(name, 0) + lost
 
     def _format_options(self) -> dict[str, Any]:
         return {k: v for k, v in self.options.items() if k not in ("spread_meta", "include_source", "compression")}

@@ -60,6 +60,11 @@ class LlamaFactoryWriter(AtomicOutput):
         ).row(0, named=True)
         self._seen = {k: bool(self._seen[k] or seen[k]) for k in self._seen}
 
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Message fields the data file could not hold -> records that lost them."""
+        return self._data.dropped
+
     def entry(self) -> dict[str, Any]:
         s = self._seen
         if self.formatting == "sharegpt":

@@ -64,4 +64,6 @@ class Data(Stage):
             artifacts[part_name] = f"{part_name}.parquet"
             stats[f"{part_name}_rows"] = frame.height
         ctx.log(f"[data] kept {kept.height}, rejected {stats['rejected']}")
+        for warning in dict.fromkeys(w for s in stats["ops"] for w in s.get("warnings", {})):
+            ctx.log(f"[data] warning: {warning}")
         return {"stats": stats, "artifacts": artifacts}
