@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from ..base import Plan
-from . import hazards
+from . import hazards, keyorder
 from .conform import conform
 from .objects import Reject, objects_to_frame, reject
 from .shard import RawShard
@@ -104,8 +104,9 @@ def _read_arrow_json(block: bytes, plan: Plan) -> pa.Table:
 def jsonl_shard(block: bytes, first_line: int, plan: Plan) -> RawShard:
     lines_text = _block_text(block, first_line)
     n_lines = block.count(b"\n")
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
     try:
-        if hazards.needs_python(block, np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)):
+        if hazards.needs_python(block, ends):
             raise ValueError("NaN/Infinity or very deep nesting: parsed line by line")
         table = _read_arrow_json(block, plan)
         # Arrow's JSON reader does not check UTF-8 (polars would panic on a bad string
@@ -127,6 +128,9 @@ def jsonl_shard(block: bytes, first_line: int, plan: Plan) -> RawShard:
         conformed = conform(pl.from_arrow(table), plan)  # type: ignore[arg-type]
         if conformed.incompatible:
             raise ValueError(f"incompatible columns {sorted(conformed.incompatible)}")
+        if len(keyorder.extra_keys(conformed.frame, plan)) >= 2:
+            lines = keyorder.block_lines(block, ends, [r - first_line for r in rows])
+            conformed.frame = keyorder.from_lines(conformed.frame, lines, plan)
         return RawShard(
             conformed.frame, rows, [], len(rows),
             lambda pos: lines_text([rows[p] for p in pos]), conformed.ignored,

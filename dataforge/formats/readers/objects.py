@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..base import Plan, json_kind
-from . import hazards
+from . import hazards, keyorder
 from .conform import Conformed, conform, plan_dtypes, plan_jsonschema
 
 #: a rejection before it becomes a row of the rejected table
@@ -117,6 +117,7 @@ def build_table(objs: list[dict[str, Any]], plan: Plan) -> Conformed:
         table = pa.Table.from_struct_array(pa.array(objs))
         result = conform(pl.from_arrow(table), plan)  # type: ignore[arg-type]
         if not result.incompatible:
+            result.frame = keyorder.from_objects(result.frame, objs, plan)
             return result
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
@@ -128,7 +129,7 @@ def build_table(objs: list[dict[str, Any]], plan: Plan) -> Conformed:
     typed = pa.array([_known_part(o, known) for o in objs], type=struct)
     frame = pl.from_arrow(pa.Table.from_struct_array(typed))
     extras = [
-        json.dumps({k: v for k, v in o.items() if k not in known}, ensure_ascii=False) if set(o) - known else None
+        json.dumps({k: v for k, v in o.items() if k not in known}, ensure_ascii=False, separators=(",", ":")) if set(o) - known else None
         for o in objs
     ]
     frame = frame.with_columns(pl.Series(EXTRAS_JSON, extras, dtype=pl.String))  # type: ignore[union-attr]

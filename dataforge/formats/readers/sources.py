@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..base import FormatError, Plan, Sample, json_kind
-from . import hazards
+from . import hazards, keyorder
 from .conform import Conformed, conform
 from .jsonl import iter_line_blocks, jsonl_shard
 from .objects import objects_to_frame
@@ -161,6 +161,7 @@ def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawS
             except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # the slow path says which row
                 conformed = None
         if conformed is not None and not conformed.incompatible and not _float_ids(conformed.frame):
+            conformed.frame = keyorder.from_objects(conformed.frame, chunk, plan)
             yield RawShard(conformed.frame, rows, [], len(chunk), lambda pos, t=text_at: [t(p) for p in pos], conformed.ignored)
             continue
         conformed, good_rows, positions, bad = objects_to_frame(chunk, rows, text_at, plan)
