@@ -175,9 +175,13 @@ class PiiMask(Operator):
     # -- the op ----------------------------------------------------------------------
 
     def _spans(self, texts: pl.Series) -> pl.DataFrame:
+        """Findings in ``texts``, detected on the folded copy (full-width PII is PII; the
+        offsets are the same in both, see ``pii.fold``)."""
         from ..pii.engine import text_languages
+        from ..pii.fold import fold_for_detection
         from ..pii.resolve import resolve_conflicts
 
+        texts = fold_for_detection(texts)
         languages = text_languages(texts)
         if self.config.engine == "presidio":
             from ..pii.reference import presidio_spans
