@@ -119,6 +119,9 @@ def load_recipe(path: str | Path) -> tuple[Recipe, Path]:
         raise RecipeError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}:1: a recipe is a mapping with at least `name` and `data`")
+    duplicates = _duplicate_keys(root)
+    if duplicates:  # YAML keeps the last one silently; a recipe must say one thing
+        raise RecipeError("invalid recipe\n" + "\n".join(f"{path}:{line}" for line in duplicates))
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
@@ -176,6 +179,27 @@ def _semantic_problems(recipe: Recipe, folder: Path) -> list[tuple[list[Any], st
         if recipe.eval.data not in ("test", "train") and not (folder / recipe.eval.data).is_file():
             problems.append((["eval", "data"], f"no such file: {folder / recipe.eval.data}"))
     return problems
+
+
+def _duplicate_keys(node: yaml.Node | None) -> list[str]:
+    """``"12: duplicate key 'ops' (first at line 5)"`` for every key repeated in a mapping."""
+    out: list[str] = []
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in current.value:
+                line = key.start_mark.line + 1
+                name = str(key.value)
+                if name in first:
+                    out.append(f"{line}: duplicate key {name!r} (first at line {first[name]})")
+                else:
+                    first[name] = line
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return sorted(out, key=lambda s: int(s.split(":", 1)[0]))
 
 
 def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
