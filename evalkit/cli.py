@@ -63,11 +63,16 @@ def run(
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the generation cache."),
     cache_path: Optional[Path] = typer.Option(None, "--cache-path"),
     overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
+    strict: bool = typer.Option(False, "--strict", help="refuse --predictions ids that are not in --data"),
 ) -> None:
     """Generate answers for an eval set, score them, write a run folder."""
+    import warnings
+
+    from rich.markup import escape
+
     from dataforge.synth.engines import GenerationParams
 
-    from .run import GenerationConfig, evaluate
+    from .run import GenerationConfig, PredictionsWarning, evaluate
 
     if data is None and predictions is None:
         _fail("give --data (an eval set) or --predictions (answers to score)")
@@ -79,11 +84,16 @@ def run(
         cache=cache, cache_path=str(cache_path) if cache_path else None,
     )
     try:
-        result = evaluate(model, data, metrics, generation=generation, metric_params=_metric_params(metric_param),
-                          output=output, predictions=predictions, overwrite=overwrite)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PredictionsWarning)
+            result = evaluate(model, data, metrics, generation=generation, metric_params=_metric_params(metric_param),
+                              output=output, predictions=predictions, overwrite=overwrite, strict=strict)
     except (KeyError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
+    for w in caught:
+        if issubclass(w.category, PredictionsWarning):
+            Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/yellow] {escape(str(w.message))}", highlight=False)
     table = Table(title=f"run {result.name}: {result.predictions.height} examples")
     for col in ("metric", "score", "signature"):
         table.add_column(col)

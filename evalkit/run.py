@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -26,6 +27,7 @@ import polars as pl
 
 from dataforge.outputs import prepare_outputs
 from dataforge import models
+from dataforge.errors import DataError
 from dataforge.fileio import file_sha256
 from dataforge.schemas.record import MESSAGE_DTYPE
 from dataforge.synth.engines import GenerationParams, GenerationRequest, make_engine
@@ -202,12 +204,14 @@ def evaluate(
     output: str | Path | None = None,
     predictions: str | Path | None = None,
     overwrite: bool = False,
+    strict: bool = False,
 ) -> Run:
     """Evaluate ``model`` on ``data`` (or score existing ``predictions``); return the run.
 
     With ``output`` the run folder is written too. ``model`` is an alias, local folder or
     hub id (``None``: the embedded default). With ``predictions`` nothing is generated; a
-    ``model`` is then used only by model-based metrics (PPL).
+    ``model`` is then used only by model-based metrics (PPL); ``strict`` refuses predictions
+    whose ids are not in ``data`` (otherwise they are counted in a warning).
     """
     started = time.perf_counter()
     names = parse_metrics(metrics)
@@ -216,7 +220,7 @@ def evaluate(
     generation = generation or GenerationConfig()
     timings: dict[str, Any] = {}
     if predictions is not None:
-        frame = read_predictions(predictions, data)
+        frame = read_predictions(predictions, data, strict=strict)
         engine_info: dict[str, Any] = {"kind": "predictions-file", "path": str(Path(predictions).resolve()),
                                        "sha256": file_sha256(predictions)}
         kind = "predictions"
@@ -254,11 +258,16 @@ def _data_info(data: str | Path | None, frame: pl.DataFrame) -> dict[str, Any]:
     return info
 
 
-def read_predictions(path: str | Path, data: str | Path | None = None) -> pl.DataFrame:
+class PredictionsWarning(UserWarning):
+    """Something in a predictions file that is not scored (the CLI prints it)."""
+
+
+def read_predictions(path: str | Path, data: str | Path | None = None, *, strict: bool = False) -> pl.DataFrame:
     """A predictions file -> the frame ``score`` takes.
 
     Either it carries ``prompt``, ``reference`` and ``prediction`` (ids optional: a content
-    hash is used), or ``id`` + ``prediction`` joined to the eval set ``data``.
+    hash is used), or ``id`` + ``prediction`` joined to the eval set ``data``. Predictions
+    whose id is not in ``data`` are not scored: a warning counts them (``strict``: refused).
     """
     p = Path(path)
     readers = {".parquet": pl.read_parquet, ".jsonl": pl.read_ndjson, ".json": pl.read_json,
@@ -273,6 +282,10 @@ def read_predictions(path: str | Path, data: str | Path | None = None) -> pl.Dat
         raise ValueError(f"predictions file {p} has no rows")
     if "prediction" not in preds.columns:
         raise ValueError(f"{p.name} has no `prediction` column (columns: {preds.columns})")
+    kind = preds.schema["prediction"]
+    if kind.is_nested() or kind == pl.Binary:  # numbers and booleans read fine as text
+        row = preds["prediction"].is_not_null().arg_true()[0] + 1
+        raise DataError(f"{p}: row {row}: prediction must be text, the file holds {kind} values")
     if data is not None:
         if "id" not in preds.columns:
             raise ValueError(f"{p.name} needs an `id` column to be joined to {data}")
@@ -281,6 +294,13 @@ def read_predictions(path: str | Path, data: str | Path | None = None) -> pl.Dat
         if repeated:  # a join would silently score those items more than once
             raise ValueError(f"{p.name} has {len(repeated)} id(s) more than once, e.g. {repeated[:3]}")
         items = eval_items(read_records(data))
+        unknown = preds.join(items, on="id", how="anti")["id"].to_list()
+        if unknown:
+            message = (f"{p.name}: {len(unknown)} prediction id(s) not in the eval set {data}, "
+                       f"e.g. {unknown[:3]}; they are not scored")
+            if strict:
+                raise DataError(message)
+            warnings.warn(message + " (--strict refuses them)", PredictionsWarning, stacklevel=2)
         joined = items.join(preds, on="id", how="left")
         missing = joined.filter(pl.col("prediction").is_null())["id"].to_list()
         if missing:

@@ -42,6 +42,29 @@ def test_predictions_with_a_repeated_id_are_refused(tmp_path: Path) -> None:
         evaluate(data=EVAL_SET, predictions=preds, metrics="exact_match")
 
 
+def test_list_typed_predictions_are_refused_with_file_and_row(tmp_path: Path) -> None:
+    from dataforge.errors import UserError
+
+    preds = _jsonl(tmp_path / "preds.jsonl", [{"prompt": "1+1?", "reference": "2", "prediction": None},
+                                             {"prompt": "你好", "reference": "你好", "prediction": ["你好"]}])
+    with pytest.raises(UserError, match=r"preds.jsonl: row 2: prediction must be text"):
+        evaluate(predictions=preds, metrics="exact_match")
+
+
+def test_prediction_ids_not_in_the_eval_set_are_counted_or_refused(tmp_path: Path) -> None:
+    from dataforge.errors import UserError
+    from evalkit.run import PredictionsWarning
+
+    ids = [json.loads(line)["id"] for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [{"id": i, "prediction": "x"} for i in ids] + [{"id": "不存在", "prediction": "y"}, {"id": "nope", "prediction": "z"}]
+    preds = _jsonl(tmp_path / "preds.jsonl", rows)
+    with pytest.warns(PredictionsWarning, match="2 prediction id"):
+        run = evaluate(data=EVAL_SET, predictions=preds, metrics="exact_match")
+    assert run.predictions.height == len(ids)
+    with pytest.raises(UserError, match="2 prediction id.*not in the eval set"):
+        evaluate(data=EVAL_SET, predictions=preds, metrics="exact_match", strict=True)
+
+
 def test_metrics_declare_their_direction_and_compare_reads_it() -> None:
     texts = ["a cat sat", "a dog ran", "the cat ran"]
     inputs = MetricInputs(predictions=texts, references=texts)
