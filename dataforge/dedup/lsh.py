@@ -26,6 +26,7 @@ from datasketch import MinHashLSH
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..errors import ConfigError
 from ..text import fmix64
 
 _EDGE_BLOCK = 1 << 15
@@ -55,7 +56,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint64: one key per band slice of each signature (equal slice, equal key)."""
     n, num_perm = sig.shape
     if bands * rows > num_perm:
-        raise ValueError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
+        raise ConfigError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
     coeff, salt = _band_constants(num_perm)
     x = sig[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
     with np.errstate(over="ignore"):
@@ -108,7 +109,7 @@ class NearDupIndex:
 
     def __init__(self, num_perm: int, bands: int, rows: int, verify_threshold: float | None = None) -> None:
         if bands * rows > num_perm:
-            raise ValueError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
+            raise ConfigError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
         self.num_perm, self.bands, self.rows = num_perm, bands, rows
         self.verify_threshold = verify_threshold
         self._buckets = pl.DataFrame(schema={"key": pl.UInt64, "rep": pl.Int64})

@@ -32,6 +32,7 @@ from presidio_analyzer.predefined_recognizers import (
     IbanRecognizer,
 )
 
+from ..errors import ConfigError
 from ..models import ModelNotAvailable, cache_dir
 from .cjk import CJK_TEXT
 from .entities import DEFAULT_PHONE_REGIONS, LANGUAGES
@@ -110,7 +111,7 @@ def _nlp_engine(ner_models: dict[str, str]):
         return NlpEngineProvider(nlp_configuration=conf).create_engine()
     unknown = set(ner_models) - set(LANGUAGES)
     if unknown:
-        raise ValueError(f"ner_models: languages {sorted(unknown)} not in {LANGUAGES}")
+        raise ConfigError(f"ner_models: languages {sorted(unknown)} not in {LANGUAGES}")
     missing = [m for m in ner_models.values() if not _model_installed(m)]
     if missing:
         raise ModelNotAvailable(

@@ -23,6 +23,7 @@ import phonenumbers
 import regex as re
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
+from ..errors import ConfigError
 from .checksums import ascii_digits
 from .entities import DEFAULT_PHONE_REGIONS
 
@@ -51,7 +52,7 @@ _NUMBER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_n
 def _region_rules(region: str) -> tuple[re.Pattern | None, re.Pattern, list[re.Pattern], bool]:
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if meta is None:
-        raise ValueError(f"unknown phone region {region!r}")
+        raise ConfigError(f"unknown phone region {region!r}")
     prefix = meta.national_prefix_for_parsing
     types = [getattr(meta, t) for t in _NUMBER_TYPES]
     return (
