@@ -17,6 +17,7 @@ rejected, no folder is created and a stale one of ours from an earlier run is re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from .fileio import AtomicOutput, make_temp_dir
+from .fileio import AtomicOutput, make_temp_dir, writing
 from .outputs import claim_folder, mark_folder, owns_folder, remove_owned, temp_prefix
 from .schemas.rejected import conform_rejected, empty_rejected
 
@@ -72,11 +73,12 @@ class RejectedWriter(AtomicOutput):
             self.examples.extend(rows.head(room).select(_SHOWN).to_dicts())
         key = (position, stage)
         table = conform_rejected(rows).to_arrow()
-        if key not in self._writers:
-            safe = re.sub(r"[^\w.-]+", "_", stage)
-            self._writers[key] = pq.ParquetWriter(self._tmp / f"{position:02d}-{safe}.parquet", table.schema,
-                                                  compression="zstd")
-        self._writers[key].write_table(table)
+        with writing(self.folder):
+            if key not in self._writers:
+                safe = re.sub(r"[^\w.-]+", "_", stage)
+                self._writers[key] = pq.ParquetWriter(self._tmp / f"{position:02d}-{safe}.parquet", table.schema,
+                                                      compression="zstd")
+            self._writers[key].write_table(table)
         self.counts[stage] = self.counts.get(stage, 0) + rows.height
 
     def write(self, rows: pl.DataFrame, stage: str | None = None, position: int = 0) -> None:
@@ -90,8 +92,13 @@ class RejectedWriter(AtomicOutput):
 
     def close(self) -> Path | None:
         """Finish the files and put the folder in place; None when nothing was rejected."""
-        for writer in self._writers.values():
-            writer.close()
+        try:
+            with writing(self.folder):
+                for writer in self._writers.values():
+                    writer.close()
+        except BaseException:
+            self.abort()
+            raise
         if self._tmp is None:
             remove_owned(self.folder)  # a stale folder of an earlier run of ours
             return None
@@ -113,7 +120,8 @@ class RejectedWriter(AtomicOutput):
     def abort(self) -> None:
         """Drop everything written (an earlier folder, if any, stays as it was)."""
         for writer in self._writers.values():
-            writer.close()
+            with contextlib.suppress(OSError):  # the error being handled already says why
+                writer.close()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 

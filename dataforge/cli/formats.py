@@ -110,7 +110,8 @@ def convert(
     console.print(
         f"{escape(str(src))} ([bold]{detected}[/bold]{' ' + total['variant'] if total['variant'] else ''}) -> "
         f"{escape(str(path))} ([bold]{to}[/bold]): {total['rows_in']} rows in, {total['rows_out']} written, "
-        f"{total['rejected']} rejected"
+        f"{total['rejected']} rejected",
+        soft_wrap=True,  # one line, however long the paths (scripts grep it)
     )
     if total["rejected"]:
         console.print(reasons_table(total["reasons"], "rejected rows by reason"))

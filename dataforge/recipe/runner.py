@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UnsafeOutputError
-from ..fileio import make_temp_dir, write_json_atomic
+from ..fileio import make_temp_dir, write_json_atomic, writing
 from ..outputs import OutputLock, claim_folder, prepare_outputs
 from .model import Recipe
 from .stages import Stage, StageContext, StageOutcome, plan, versions
@@ -95,7 +95,8 @@ class RecipeRunner:
         tmp = make_temp_dir(final)
         start = time.perf_counter()
         try:
-            result = stage.run(ctx, tmp)
+            with writing(final):  # a full disk names the stage folder, not our temporary
+                result = stage.run(ctx, tmp)
             seconds = time.perf_counter() - start
             write_json_atomic(tmp / STAGE_FILE, {"fingerprint": fingerprint, "seconds": seconds,
                                                  **result})

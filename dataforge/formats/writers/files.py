@@ -14,6 +14,7 @@ the reader takes back as is).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ...fileio import AtomicFile, AtomicOutput
+from ...fileio import AtomicFile, AtomicOutput, writing
 from ...schemas.record import CANONICAL_SCHEMA, to_arrow, with_content_ids
 from .. import jsontext
 from .. import messages as M
@@ -148,6 +149,10 @@ class ShardWriter(AtomicOutput):
     def write(self, df: pl.DataFrame) -> None:
         if self._closed:
             raise FormatError("writer is closed")
+        with writing(self.path):
+            self._write(df)
+
+    def _write(self, df: pl.DataFrame) -> None:
         if self.kind == "parquet":
             self._write_parquet(self._arrow(df))
         else:
@@ -208,6 +213,16 @@ class ShardWriter(AtomicOutput):
         """Finish the file and move it into place; returns the final path."""
         if self._closed:
             return self.path
+        try:
+            with writing(self.path):
+                self._finish()
+            self._closed = True
+            return self._file.commit()
+        except BaseException:  # a full disk while flushing: leave nothing half-written
+            self.abort()
+            raise
+
+    def _finish(self) -> None:
         if self.kind == "parquet":
             if self._parquet is None:
                 empty = CANONICAL_SCHEMA.empty_table() if self.format.name == "canonical" else None
@@ -222,14 +237,12 @@ class ShardWriter(AtomicOutput):
             elif self.rows:
                 stream.write(b"\n")
             stream.close()
-        self._closed = True
-        return self._file.commit()
 
     def abort(self) -> None:
         """Drop the temporary file; the target (if any) is left untouched."""
-        if self._parquet is not None:
-            self._parquet.close()
-        if self._stream is not None:
-            self._stream.close()
+        for handle in (self._parquet, self._stream):
+            if handle is not None:
+                with contextlib.suppress(OSError):  # the error being handled already says why
+                    handle.close()
         self._closed = True
         self._file.discard()
