@@ -28,7 +28,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from .fileio import AtomicOutput, make_temp_dir, writing
-from .outputs import claim_folder, mark_folder, owns_folder, remove_owned, temp_prefix
+from .outputs import claim_folder, mark_folder, owns_folder, remove_owned, sweep_temporaries, temp_prefix
 from .schemas.rejected import conform_rejected, empty_rejected
 
 #: columns shown for the first rejections on screen (``file:line: field: reason: detail``)
@@ -61,6 +61,7 @@ class RejectedWriter(AtomicOutput):
         self.counts: dict[str, int] = {}
         self._tmp: Path | None = None
         self._writers: dict[tuple[int, str], pq.ParquetWriter] = {}
+        sweep_temporaries(self.folder.parent, self.folder.name)  # of a killed earlier run
 
     def __call__(self, position: int, stage: str, rows: pl.DataFrame) -> None:
         if not rows.height:

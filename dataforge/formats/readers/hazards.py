@@ -45,6 +45,13 @@ def refuse_constant(name: str) -> Any:
     raise NotJSON(f"{name} is not valid JSON (JSON has no NaN/Infinity: write null or a string)")
 
 
+def constant_column(line: bytes) -> int:
+    """1-based column (in characters) of the first NaN/Infinity token of a JSON line."""
+    match = _NON_FINITE.search(line)
+    start = match.start() + len(match.group()) - len(match.group().lstrip(b":,[ \t\r")) if match else 0
+    return len(line[:start].decode("utf-8", "replace")) + 1
+
+
 def needs_python(block: bytes, line_ends: np.ndarray) -> bool:
     """True when a JSON Lines block must skip Arrow: a NaN/Infinity token, or a line with
     so many brackets that Arrow's recursive parser could overflow its stack."""

@@ -155,7 +155,8 @@ def _jsonl_slow(block: bytes, first_line: int, plan: Plan, lines_text: Callable)
         except json.JSONDecodeError as e:
             rejects.append(reject("invalid_json", ln, f"{e.msg} at column {e.colno}", line.decode("utf-8", "replace")))
         except hazards.NotJSON as e:
-            rejects.append(reject("invalid_json", ln, str(e), line.decode("utf-8", "replace")))
+            rejects.append(reject("invalid_json", ln, f"{e} at column {hazards.constant_column(line)}",
+                                  line.decode("utf-8", "replace")))
         except RecursionError:
             detail = f"nests arrays/objects deeper than {hazards.MAX_DEPTH} levels"
             rejects.append(reject("too_deep", ln, detail, line.decode("utf-8", "replace")))

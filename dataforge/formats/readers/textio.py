@@ -33,9 +33,20 @@ def stream_errors(path: Path) -> Iterator[None]:
         raise FormatError(f"{path}: corrupt gzip data ({e})") from None
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def file_kind(path: Path) -> str:
-    """``jsonl``, ``json``, ``parquet`` or ``csv`` from the name (and a peek for .json)."""
+    """``jsonl``, ``json``, ``parquet`` or ``csv`` from the name (and a peek for .json).
+
+    Text files must be UTF-8: a UTF-16 file (Windows' "Unicode") is refused by name here,
+    rather than every line being rejected as invalid UTF-8.
+    """
     name = path.name.lower().removesuffix(".gz")
+    if not name.endswith((".parquet", ".pq")):
+        with open_binary(path) as f:
+            if f.read(2) in _UTF16_BOMS:
+                raise FormatError(f"{path}: the file is UTF-16 text; save it as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)")
     if name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
     if name.endswith(".json"):
