@@ -105,6 +105,12 @@ def typed_shard(frame: pl.DataFrame, rows: list[int], plan: Plan) -> RawShard:
                 bad_rows.setdefault(pos, reject(
                     "wrong_type", rows[pos], f"{col}: expected {want[col]}, the file stores {have}", None, col))
             out = out.with_columns(pl.lit(None, dtype=want[col]).alias(col))
+    for col in (c for c in out.columns if c not in want and out.schema[c].is_float()):
+        # an extra column goes to meta, which is JSON: no NaN/Infinity (null would change it)
+        for pos in (out[col].is_nan() | out[col].is_infinite()).fill_null(False).arg_true().to_list():
+            bad_rows.setdefault(pos, reject(
+                "invalid_json", rows[pos], f"{col} is {out[col][pos]}: meta is JSON, which has no NaN/Infinity "
+                "(write null or a string)", None, col))
 
     def text_of(pos: Sequence[int], f: pl.DataFrame = frame) -> list[str | None]:
         return [json.dumps(f.row(p, named=True), ensure_ascii=False, default=str) for p in pos]

@@ -142,6 +142,8 @@ def corpus() -> list[Case]:
         Case("history.csv", ('instruction,output,history\n你好,您好,"[[""问"", ""答""]]"\n问,答,"[[1,"\n').encode(), 2, {"invalid_json"}),
         Case("types.parquet", _parquet_bytes(pl.DataFrame({"instruction": ["问", "q"], "output": ["答", "a"], "kto_tag": ["yes", "perhaps"]})),
              2, {"wrong_type"}),
+        Case("nan.parquet", _parquet_bytes(pl.DataFrame({"instruction": ["问", "q", "r"], "output": ["答", "a", "b"],
+                                                         "score": [float("nan"), 0.5, float("inf")]})), 3, {"invalid_json"}),
         Case("kto_llamafactory.json", json.dumps([{**GOOD[0], "label": True}, {**GOOD[1], "label": False}, GOOD[1]],
                                                  ensure_ascii=False).encode(), 3, {"missing_field"}, fmt="kto"),
         Case("rows.jsonl.gz", gzip.compress(_text([good[0], "{坏的", good[1]])), 3, {"invalid_json"}),
