@@ -31,7 +31,12 @@ _E = TypeVar("_E", bound=type[Engine])
 ENGINES: Registry[type[Engine]] = Registry(
     "engine",
     group="posttrain.engines",
-    lazy={"transformers": "dataforge.synth.engines.transformers_engine"},
+    lazy={
+        "transformers": "dataforge.synth.engines.transformers_engine",
+        "openai": "dataforge.synth.engines.openai_engine",
+        "vllm": "dataforge.synth.engines.vllm_engine",
+        "llamacpp": "dataforge.synth.engines.llamacpp_engine",
+    },
 )
 
 
