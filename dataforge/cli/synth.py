@@ -142,10 +142,10 @@ def _summary(stats: dict[str, Any], counts: dict[str, int]) -> None:
     for col in ("rows in", "kept", "rejected", "reasons", "samples", "cache hits", "failures", "seconds"):
         table.add_column(col, overflow="fold")
     gen = stats.get("generation", {})
-    counts = {**stats.get("read_reasons", {})}
+    by_reason = {**stats.get("read_reasons", {})}
     for reason, count in stats.get("reasons", {}).items():
-        counts[reason] = counts.get(reason, 0) + count
-    reasons = ", ".join(f"{r}={c}" for r, c in sorted(counts.items()))
+        by_reason[reason] = by_reason.get(reason, 0) + count
+    reasons = ", ".join(f"{r}={c}" for r, c in sorted(by_reason.items()))
     table.add_row(str(stats["rows_in"] + stats["read_rejected"]), str(stats["rows_kept"]),
                   str(stats["rows_rejected"] + stats["read_rejected"]), escape(reasons),
                   str(gen.get("samples", stats.get("judged", ""))), str(stats["cache"]["hits"]),

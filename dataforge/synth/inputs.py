@@ -26,6 +26,25 @@ def _is_prompt(messages: list[dict] | None) -> bool:
     return first_bad_turn(seq, "prompt")[0] < 0
 
 
+def _in_file_order(records: pl.DataFrame, recovered: pl.DataFrame, rejected: pl.DataFrame,
+                   prompt_like: pl.Series) -> pl.DataFrame:
+    """Records and recovered prompts interleaved as they stand in the file.
+
+    Rejected rows carry their row number; the records are the other rows, in order. When
+    the numbers do not account for every row (several files, blank JSONL lines), the
+    recovered prompts simply follow the records."""
+    rows = rejected["source_row"].to_list()
+    total = records.height + rejected.height
+    if None in rows or len(set(rows)) != len(rows) or max(rows) > total:
+        return pl.concat([records, recovered], how="vertical")
+    taken = set(rows)
+    record_rows = [r for r in range(1, total + 1) if r not in taken]
+    prompt_rows = [r for r, ok in zip(rows, prompt_like.to_list()) if ok]
+    order = pl.Series("_row", record_rows + prompt_rows)
+    both = pl.concat([records, recovered], how="vertical").with_columns(order)
+    return both.sort("_row").drop("_row")
+
+
 def load_prompts(path: str | Path, format: str | None = None) -> LoadResult:
     """``formats.api.load`` that also accepts records ending with a user (or tool) turn."""
     loaded = load(path, format)
@@ -39,6 +58,6 @@ def load_prompts(path: str | Path, format: str | None = None) -> LoadResult:
     if not prompt_like.any():
         return loaded
     recovered = with_content_ids(conform(rejected.filter(prompt_like).select(COLUMNS)))
-    records = pl.concat([loaded.records, recovered], how="vertical")
+    records = _in_file_order(loaded.records, recovered, rejected, prompt_like)
     stats = {**loaded.stats, "prompt_only": recovered.height}
     return LoadResult(records, rejected.filter(~prompt_like), loaded.format, stats)
