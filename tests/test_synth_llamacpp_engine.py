@@ -79,3 +79,13 @@ def test_the_fingerprint_is_the_file_content_not_its_path(engine, tmp_path):
 def test_models_without_a_gguf_are_refused_with_the_alternative(smollm_path):
     with pytest.raises(UserError, match="runs GGUF files.*'transformers'"):
         make_engine("llamacpp", smollm_path)
+
+
+def test_auto_picks_llamacpp_on_cpu_for_a_gguf_and_transformers_otherwise(smollm_path, monkeypatch):
+    from dataforge.synth import engines
+
+    assert engines.resolve_kind("auto") == "llamacpp"  # the embedded GGUF, no GPU here
+    assert engines.resolve_kind("auto", smollm_path) == "transformers"  # safetensors only
+    assert engines.resolve_kind("openai") == "openai"
+    monkeypatch.setattr(engines, "_gpu_visible", lambda: True)  # stand-in: no GPU exists here
+    assert engines.resolve_kind("auto") == "transformers"

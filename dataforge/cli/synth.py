@@ -32,7 +32,8 @@ console = Console()
 
 # -- shared options ---------------------------------------------------------------------------
 
-_ENGINE = typer.Option("transformers", "--engine", "-e", help="engine kind (dataforge engines lists them)")
+_ENGINE = typer.Option("auto", "--engine", "-e",
+                       help="engine kind (dataforge engines lists them); auto: llamacpp on CPU for GGUF models, else transformers")
 _MODEL = typer.Option(None, "--model", "-m", help="model alias, path, hub id or served name")
 _ENGINE_OPT = typer.Option([], "--engine-option", "-E", help="engine option key=value (repeat)")
 _MAX_NEW = typer.Option(None, "--max-new-tokens", help="most tokens per sample")
@@ -65,7 +66,7 @@ def _engine_spec(kind: str, model: str | None, options: list[str], flag: str = "
     from ..synth.engines import check_engine_options
 
     opts = _options(options, flag)
-    check_engine_options(kind, opts)  # a typo fails before any model loads
+    check_engine_options(kind, opts, model)  # a typo fails before any model loads
     return {"kind": kind, "model": model, "options": opts}
 
 

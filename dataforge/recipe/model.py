@@ -192,7 +192,7 @@ def _synth_problems(section: SynthSection, folder: Path) -> list[tuple[list[Any]
         if spec is None:
             return
         try:
-            check_engine_options(spec.kind, spec.options)
+            check_engine_options(spec.kind, spec.options, spec.model)
         except UnknownNameError as exc:
             problems.append(([*where, "kind"], str(exc)))
         except UserError as exc:

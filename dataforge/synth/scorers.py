@@ -83,7 +83,9 @@ EngineFactory = Callable[["EngineSpec | None"], Engine]
 class EngineSpec(Config):
     """Which engine generates (or judges): kind, model and the engine's options."""
 
-    kind: str = Field("transformers", description="engine kind (`dataforge engines` lists them)")
+    kind: str = Field(
+        "auto", description="engine kind (`dataforge engines` lists them); auto: llamacpp on CPU for GGUF models, else transformers"
+    )
     model: str | None = Field(None, description="model alias, path, hub id or served name; default the engine's")
     options: dict[str, Any] = Field(default_factory=dict, description="the engine's options, checked at load")
 
