@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping
 
 from pydantic import Field
 
@@ -300,8 +300,3 @@ class WeightedScorers:
     def close(self) -> None:
         for scorer, _ in self.parts:
             scorer.close()
-
-
-def items_from(prompts: Sequence[list[dict[str, Any]]], questions: Sequence[str], completions: Sequence[str],
-               references: Sequence[str | None], tools: Sequence[str | None]) -> Items:
-    return Items(list(prompts), list(questions), list(completions), list(references), list(tools))
