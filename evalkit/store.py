@@ -154,6 +154,8 @@ def reference_lists(frame: pl.DataFrame) -> list[list[str]]:
     """Each example's references (all of them; empty when it has none)."""
     if "references" in frame.columns:
         return [[r for r in refs or [] if r is not None] for refs in frame["references"].to_list()]
+    if "reference" not in frame.columns:  # a reference-free table
+        return [[] for _ in range(frame.height)]
     return [[] if r is None else [r] for r in frame["reference"].to_list()]
 
 

@@ -20,8 +20,8 @@ _LONG = 32
 
 
 def _cell_class(text: str) -> str:
-    """``num`` (never wraps), ``text`` (long: wraps anywhere, keeps newlines) or plain
-    (wraps at spaces only, so a header or a word is never split mid-word)."""
+    """``num`` (right-aligned), ``text`` (long: wraps anywhere, keeps newlines) or plain;
+    only ``text`` cells wrap, so a header, a number or a word is never split."""
     if text in _VERDICT_CLASSES:
         return text
     if _NUMERIC.match(text):

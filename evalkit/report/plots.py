@@ -98,6 +98,8 @@ def _grid(n: int, width: float, height: float) -> tuple[plt.Figure, list[plt.Axe
     rows = max(1, math.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols + 1.6, height * rows), squeeze=False,
                              sharey=True, layout="constrained")
+    # room between panels for the edge tick labels of both neighbours
+    fig.get_layout_engine().set(w_pad=0.12, wspace=0.12, h_pad=0.1)
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.axis("off")

@@ -6,6 +6,7 @@ disagree on what a cell says.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
@@ -30,15 +31,19 @@ def ci(lo: Any, hi: Any, digits: int = 4) -> str:
     return "–" if lo is None or hi is None else f"[{num(lo, digits)}, {num(hi, digits)}]"
 
 
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def judge_ci(row: dict[str, Any]) -> str:
     """A judge row's win-rate CI, or why it has none (too few parseable verdicts)."""
-    if row.get("ci_low") is None or row.get("ci_high") is None:
+    if _missing(row.get("ci_low")) or _missing(row.get("ci_high")):
         return f"not meaningful ({row.get('judged', 0)} judged)"
     return ci(row["ci_low"], row["ci_high"])
 
 
 def judge_consistency(row: dict[str, Any]) -> str:
-    if row.get("position_consistency") is None:
+    if _missing(row.get("position_consistency")):
         return f"n/a ({row.get('consistency_pairs', 0)} pairs)"
     return num(row["position_consistency"])
 
