@@ -194,10 +194,10 @@ def harness(
     limit: Optional[float] = typer.Option(None, "--limit", help="Examples per task (or a fraction < 1)."),
     num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot"),
     batch_size: int = typer.Option(1, "--batch-size"),
-    apply_chat_template: Optional[str] = typer.Option(
-        None, "--apply-chat-template", is_flag=False, flag_value="default",
-        help="Render prompts with the model's chat template (a chat model); give a template name "
-             "to pick one of several, as lm-eval does."),
+    apply_chat_template: bool = typer.Option(
+        False, "--apply-chat-template", help="Render prompts with the model's chat template (chat models)."),
+    chat_template: Optional[str] = typer.Option(
+        None, "--chat-template", help="Name of one of the tokenizer's chat templates (implies --apply-chat-template)."),
     fewshot_as_multiturn: Optional[bool] = typer.Option(
         None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
         help="Each few-shot example as its own user/assistant turn (needs --apply-chat-template; "
@@ -207,8 +207,7 @@ def harness(
     from .harness import run_harness
 
     limit_value = int(limit) if limit is not None and limit >= 1 else limit
-    template: bool | str = False if apply_chat_template is None else (
-        True if apply_chat_template == "default" else apply_chat_template)
+    template: bool | str = chat_template or apply_chat_template
     result = run_harness(model, [t.strip() for t in tasks.split(",") if t.strip()], include_path=include_path,
                          limit=limit_value, num_fewshot=num_fewshot, batch_size=batch_size,
                          apply_chat_template=template, fewshot_as_multiturn=fewshot_as_multiturn,
