@@ -129,11 +129,14 @@ def metric_bars_figure(comparison: Comparison) -> plt.Figure:
     for ax, metric in zip(axes, metrics):
         sub = table.filter(pl.col("metric") == metric)
         y, ticks = _run_rows(sub["run"].to_list(), names)
-        score = sub["score"].to_numpy()
-        # no CI (corpus-only metric): NaN error bars are not drawn
-        err = np.vstack([score - sub["score_low"].to_numpy(), sub["score_high"].to_numpy() - score])
-        ax.barh(y, score, xerr=err, capsize=3, height=0.6,
+        ax.barh(y, sub["score"].to_numpy(), height=0.6,
                 color=[_COLORS[names.index(r) % len(_COLORS)] for r in sub["run"]])
+        # the CI drawn as an interval, not as +- error: a corpus metric's resampled CI need not
+        # contain its point value (Distinct-n of a resample with repeated examples is lower)
+        low, high = sub["score_low"].to_numpy(), sub["score_high"].to_numpy()
+        has_ci = np.isfinite(low) & np.isfinite(high)
+        ax.hlines(y[has_ci], low[has_ci], high[has_ci], color="black", lw=1.2)
+        ax.plot(np.r_[low[has_ci], high[has_ci]], np.r_[y[has_ci], y[has_ci]], "|", color="black", ms=8)
         ax.set_yticks(y, ticks, fontsize=8)
         ax.set_title(_wrap(f"{metric} {'↑' if sub['higher_is_better'][0] else '↓'}"), fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
