@@ -22,6 +22,7 @@ from rich.table import Table  # noqa: E402
 
 from dataforge.cli.app import fail as _fail  # noqa: E402
 from dataforge.cli.app import make_app, sub_app  # noqa: E402
+from dataforge.outputs import prepare_outputs  # noqa: E402
 
 app = make_app("evalkit", "Evaluate models, compare runs, write reports.")
 human_app = sub_app("Blind pairwise human evaluation sheets.")
@@ -61,6 +62,7 @@ def run(
     batch_size: int = typer.Option(8, "--batch-size"),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the generation cache."),
     cache_path: Optional[Path] = typer.Option(None, "--cache-path"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
 ) -> None:
     """Generate answers for an eval set, score them, write a run folder."""
     from dataforge.synth.engines import GenerationParams
@@ -69,6 +71,7 @@ def run(
 
     if data is None and predictions is None:
         _fail("give --data (an eval set) or --predictions (answers to score)")
+    prepare_outputs([data, predictions], folders=[output], overwrite=overwrite)
     generation = GenerationConfig(
         engine=engine,
         params=GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed),
@@ -76,7 +79,7 @@ def run(
         cache=cache, cache_path=str(cache_path) if cache_path else None,
     )
     result = evaluate(model, data, metrics, generation=generation, metric_params=_metric_params(metric_param),
-                      output=output, predictions=predictions)
+                      output=output, predictions=predictions, overwrite=overwrite)
     table = Table(title=f"run {result.name}: {result.predictions.height} examples")
     for col in ("metric", "score", "signature"):
         table.add_column(col)
@@ -104,11 +107,13 @@ def compare(
     confidence: float = typer.Option(0.95, "--confidence"),
     seed: int = typer.Option(0, "--seed"),
     top_k: int = typer.Option(5, "--top-k", help="Worst examples listed per metric."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
 ) -> None:
     """Side-by-side metrics with deltas, paired-bootstrap CIs and the examples that got worse."""
     from . import compare as cmp
     from .store import load_run
 
+    prepare_outputs(runs, folders=[output], overwrite=overwrite)
     loaded = [load_run(r) for r in runs]
     comparison = cmp.compare(loaded, n_boot=n_boot, confidence=confidence, seed=seed, top_k=top_k)
     if judge:
@@ -117,7 +122,7 @@ def compare(
     if output is not None:
         from .report import write_report
 
-        files = write_report(comparison, output)
+        files = write_report(comparison, output, overwrite=overwrite)
         console.print(f"wrote {files['report.md']} and {files['report.html']}")
 
 
@@ -229,12 +234,15 @@ def human_export(
     output: Path = typer.Option(..., "-o", "--output", help="Folder for sheet.csv, sheet.html, key.json."),
     seed: int = typer.Option(0, "--seed", help="Seed of the per-item A/B order."),
     with_reference: bool = typer.Option(False, "--with-reference", help="Show the reference answer to annotators."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
 ) -> None:
     """Write a blind pairwise annotation sheet for two runs."""
     from .human import export_sheet
     from .store import load_run
 
-    files = export_sheet(load_run(run_a), load_run(run_b), output, seed=seed, with_reference=with_reference)
+    prepare_outputs([run_a, run_b], folders=[output], overwrite=overwrite)
+    files = export_sheet(load_run(run_a), load_run(run_b), output, seed=seed, with_reference=with_reference,
+                         overwrite=overwrite)
     console.print(f"wrote {files['sheet.csv']} and {files['sheet.html']}; keep {files['key.json']} from annotators")
 
 

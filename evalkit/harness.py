@@ -30,6 +30,7 @@ from typing import Any, Iterator, Sequence
 import polars as pl
 import yaml
 
+from dataforge.errors import MissingFileError
 from dataforge import models
 from dataforge.errors import UserError
 from dataforge.schemas.record import MESSAGE_DTYPE
@@ -237,7 +238,7 @@ def _staged_include_paths(paths: Sequence[str | Path]) -> Iterator[list[str]]:
         for i, src in enumerate(paths):
             src_path = Path(src).resolve()
             if not src_path.is_dir():
-                raise FileNotFoundError(f"lm-eval include path {src} is not a folder")
+                raise MissingFileError(f"lm-eval include path {src} is not a folder")
             dst = Path(tmp) / f"{i}-{src_path.name}"
             shutil.copytree(src_path, dst)
             for yaml_file in [*dst.rglob("*.yaml"), *dst.rglob("*.yml")]:

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from dataforge.errors import UserError
+from dataforge.outputs import claim_folder
 
 from .agreement import cohen_kappa
 from .compare import check_same_data
@@ -41,7 +42,7 @@ LABELS = ("A", "B", "tie")
 
 
 def export_sheet(run_a: Run, run_b: Run, out_dir: str | Path, *, seed: int = 0,
-                 with_reference: bool = False) -> dict[str, Path]:
+                 with_reference: bool = False, overwrite: bool = False) -> dict[str, Path]:
     """Write sheet.csv, sheet.html and key.json for a blind A/B comparison of two runs."""
     check_same_data([run_a, run_b])
     a = run_a.predictions.select("id", "prompt", "reference", "prediction")
@@ -68,7 +69,7 @@ def export_sheet(run_a: Run, run_b: Run, out_dir: str | Path, *, seed: int = 0,
         "items": [{"item": i + 1, "id": id_, "response_1": "B" if flip else "A"}
                   for i, (id_, flip) in enumerate(zip(a["id"].to_list(), b_first.tolist()))],
     }
-    out = Path(out_dir)
+    out = claim_folder(out_dir, "evalkit human export", overwrite=overwrite)
     files = {"sheet.csv": out / "sheet.csv", "sheet.html": out / "sheet.html", "key.json": out / "key.json"}
     write_text(files["sheet.csv"], "\ufeff" + sheet.write_csv())
     write_text(files["sheet.html"], _sheet_html(sheet))

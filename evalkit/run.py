@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 
 import polars as pl
 
+from dataforge.outputs import prepare_outputs
 from dataforge import models
 from dataforge.errors import UserError
 from dataforge.fileio import file_sha256
@@ -274,6 +275,7 @@ def evaluate(
     metric_params: Mapping[str, Mapping[str, Any]] | None = None,
     output: str | Path | None = None,
     predictions: str | Path | None = None,
+    overwrite: bool = False,
 ) -> Run:
     """Evaluate ``model`` on ``data`` (or score existing ``predictions``); return the run.
 
@@ -283,6 +285,8 @@ def evaluate(
     """
     started = time.perf_counter()
     names = parse_metrics(metrics)
+    if output is not None:  # refuse an unsafe output before paying for generation
+        prepare_outputs([data, predictions], folders=[output], overwrite=overwrite)
     generation = generation or GenerationConfig()
     timings: dict[str, Any] = {}
     refused: pl.DataFrame | None = None
@@ -319,7 +323,7 @@ def evaluate(
         "created_at": now_iso(),
     }
     run = Run(predictions=frame, metrics=results, manifest=manifest, rejected=refused)
-    return save_run(run, output) if output is not None else run
+    return save_run(run, output, overwrite=overwrite) if output is not None else run
 
 
 def _data_info(data: str | Path | None, frame: pl.DataFrame) -> dict[str, Any]:

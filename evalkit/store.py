@@ -33,6 +33,7 @@ import polars as pl
 
 from dataforge import fileio
 from dataforge.errors import UserError
+from dataforge.outputs import claim_folder, owns_folder
 
 PREDICTIONS_FILE = "predictions.parquet"
 METRICS_FILE = "metrics.json"
@@ -119,18 +120,21 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
-def save_run(run: Run, path: Path | str) -> Run:
-    """Write ``run`` into folder ``path`` (manifest last) and return it bound to that path."""
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
+def save_run(run: Run, path: Path | str, *, overwrite: bool = False) -> Run:
+    """Write ``run`` into folder ``path`` (manifest last) and return it bound to that path.
+
+    The folder must be new, empty or one posttrain created (an earlier run: replaced);
+    ``overwrite`` allows a folder of the user's (only the run's files are written).
+    """
+    folder = claim_folder(path, "evalkit run", overwrite=overwrite)
     # an older run's manifest must not vouch for files that are being replaced
     (folder / MANIFEST_FILE).unlink(missing_ok=True)
     write_parquet(folder / PREDICTIONS_FILE, run.predictions)
     write_json(folder / METRICS_FILE, run.metrics)
     if run.rejected is not None and run.rejected.height:
         write_parquet(folder / REJECTED_FILE, run.rejected)
-    else:
-        (folder / REJECTED_FILE).unlink(missing_ok=True)  # an older run's, not this one's
+    elif owns_folder(folder):  # an older run's list, not this one's (never a file of the user's)
+        (folder / REJECTED_FILE).unlink(missing_ok=True)
     manifest = {"name": folder.name, **run.manifest}
     write_json(folder / MANIFEST_FILE, manifest)
     return Run(predictions=run.predictions, metrics=run.metrics, manifest=manifest, rejected=run.rejected,

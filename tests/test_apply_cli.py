@@ -18,7 +18,8 @@ from dataforge.cli.app import app
 from dataforge.cli.main import _load_commands
 from dataforge.cli.ops import ops_markdown
 from dataforge.formats.api import iter_load
-from dataforge.ops.chain import apply, read_rejected
+from dataforge.ops.chain import apply
+from dataforge.rejects import read_rejected, rejected_folder
 
 REPO = Path(__file__).resolve().parents[1]
 MESSY = REPO / "recipes" / "data" / "messy.jsonl"
@@ -111,7 +112,7 @@ def test_messy_sample_masks_every_planted_pii_item(messy_run):
 @pytest.mark.slow
 def test_messy_sample_every_removed_row_is_in_rejected_with_its_reason(messy_run):
     out, res = messy_run
-    rejected = read_rejected(out.parent / "rejected")
+    rejected = read_rejected(rejected_folder(out))
     by_id = {r["id"]: (r["stage"], r["reason"]) for r in rejected.iter_rows(named=True) if r["id"]}
     assert by_id == REMOVED
     (broken,) = rejected.filter(pl.col("id").is_null()).iter_rows(named=True)
@@ -120,7 +121,7 @@ def test_messy_sample_every_removed_row_is_in_rejected_with_its_reason(messy_run
     assert rejected["detail"].null_count() == 0
     lines = MESSY.read_text("utf-8").splitlines()
     assert len(lines) == pl.read_parquet(out).height + rejected.height  # rows in = kept + rejected
-    files = sorted(p.name for p in (out.parent / "rejected").glob("*.parquet"))
+    files = sorted(p.name for p in rejected_folder(out).glob("*.parquet"))
     assert files == ["00-read_sharegpt.parquet", "04-filter.placeholders.parquet", "05-dedup.exact.parquet",
                      "06-dedup.near.parquet", "07-decontaminate.parquet", "08-template.lint.parquet"]
     stats = json.loads(out.with_suffix(".stats.json").read_text("utf-8"))
@@ -137,8 +138,8 @@ def test_messy_sample_result_does_not_depend_on_shard_size(cli, messy_run, tmp_p
     assert cli.invoke(app, args).exit_code == 0
     assert pl.read_parquet(small).equals(pl.read_parquet(out))
     # details may differ ("... (earlier shard)"); who was removed, where and why may not
-    left = read_rejected(out.parent / "rejected").sort("stage", "id").select("id", "stage", "reason", "field")
-    right = read_rejected(tmp_path / "rejected").sort("stage", "id").select("id", "stage", "reason", "field")
+    left = read_rejected(rejected_folder(out)).sort("stage", "id").select("id", "stage", "reason", "field")
+    right = read_rejected(rejected_folder(small)).sort("stage", "id").select("id", "stage", "reason", "field")
     assert left.equals(right)
 
 
@@ -147,15 +148,17 @@ def test_apply_writes_other_formats_and_replaces_stale_rejections(cli, tmp_path)
     rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "好的。"}]}
             for q in ("你好", "你好", "Hello there")]
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    stale = tmp_path / "rejected" / "99-old.parquet"
-    stale.parent.mkdir()
-    stale.write_bytes(b"old run")
     out = tmp_path / "out.jsonl"
+    first = cli.invoke(app, ["apply", str(src), str(out), "--op", "dedup.exact", "--op", "filter.language:lang=en"])
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in rejected_folder(out).glob("*.parquet")) == [
+        "01-dedup.exact.parquet", "02-filter.language.parquet"]
     res = cli.invoke(app, ["apply", str(src), str(out), "--op", "dedup.exact", "--to", "sharegpt"])
     assert res.exit_code == 0, res.output
     written = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert [r["conversations"][0]["value"] for r in written] == ["你好", "Hello there"]
-    assert [p.name for p in (tmp_path / "rejected").iterdir()] == ["01-dedup.exact.parquet"]
+    # the earlier run's rejected folder was ours: replaced, no stale stage file left
+    assert sorted(p.name for p in rejected_folder(out).glob("*.parquet")) == ["01-dedup.exact.parquet"]
 
 
 @pytest.mark.parametrize(

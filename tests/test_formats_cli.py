@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import dataforge.cli.formats  # noqa: F401  (registers convert/inspect/schema on the app)
 from dataforge.cli.app import app
 from dataforge.formats.api import load
+from dataforge.rejects import read_rejected
 
 DEMO = Path(__file__).parents[1] / "recipes" / "data"
 runner = CliRunner()
@@ -41,7 +42,7 @@ def test_demo_file_to_canonical_and_back(name: str, fmt: str, tmp_path: Path) ->
     original, returned = load(src), load(back)
     assert returned.format == fmt
     assert returned.records.drop("source").equals(original.records.drop("source"))
-    assert not (tmp_path / "data.rejected.parquet").exists()
+    assert not (tmp_path / "data.rejected").exists()
 
 
 def test_broken_lines_report_and_rejected_file(tmp_path: Path) -> None:
@@ -55,7 +56,7 @@ def test_broken_lines_report_and_rejected_file(tmp_path: Path) -> None:
     assert "broken_lines.jsonl:2: invalid_json:" in res.output
     assert "broken_lines.jsonl:3: conversations[1].from: unknown_role:" in res.output
     assert "broken_lines.jsonl:4: conversations[1].value: wrong_type:" in res.output
-    rejected = pl.read_parquet(tmp_path / "clean.rejected.parquet")
+    rejected = read_rejected(tmp_path / "clean.rejected")
     assert rejected["source_row"].to_list() == [2, 3, 4, 6, 7, 8]
     assert rejected["raw"].null_count() == 0
     assert len(out.read_text("utf-8").splitlines()) == 3
@@ -64,14 +65,14 @@ def test_broken_lines_report_and_rejected_file(tmp_path: Path) -> None:
 def test_strict_fails_with_location_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "x.parquet"
     res = cli("convert", DEMO / "broken_lines.jsonl", out, "--strict")
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "broken_lines.jsonl:2:" in res.output and "invalid_json" in res.output
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_capacity_error_is_reported(tmp_path: Path) -> None:
     res = cli("convert", DEMO / "sharegpt_tools.jsonl", tmp_path / "a.jsonl", "--to", "alpaca")
-    assert res.exit_code == 1 and "alpaca cannot hold tools" in res.output
+    assert res.exit_code == 2 and "alpaca cannot hold tools" in res.output
     assert not (tmp_path / "a.jsonl").exists()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from dataforge.outputs import MARKER
 from dataforge.formats.api import FormatError, detect_format, iter_load, load, open_writer, read, to_trl_dataset, write
 from dataforge.schemas.record import COLUMNS, from_dicts, message
 
@@ -142,7 +143,7 @@ def test_canonical_parquet_schema_and_atomic_write(tmp_path: Path) -> None:
             w.write(res.records.head(1))
             raise RuntimeError("killed mid-write")
     assert target.read_bytes() == before  # the old file is untouched
-    assert sorted(os.listdir(tmp_path)) == ["c.parquet"]  # and no temp file is left
+    assert sorted(os.listdir(tmp_path)) == [MARKER, "c.parquet"]  # no temp file is left (the marker records c.parquet as ours)
     assert pl.read_parquet(target).columns == list(COLUMNS)
 
 

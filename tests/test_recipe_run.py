@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from dataforge.cli.app import app
 from dataforge.cli.main import _load_commands
-from dataforge.ops.chain import read_rejected
+from dataforge.outputs import MARKER
+from dataforge.rejects import read_rejected
 from dataforge.recipe import RecipeRunner, load_recipe, stages
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,7 +96,8 @@ def test_a_crashed_stage_leaves_nothing_and_the_run_resumes(recipe_file: Path, t
     monkeypatch.setattr(stages.Data, "run", crash)
     with pytest.raises(KeyboardInterrupt):
         RecipeRunner(recipe, folder, runs_dir=runs, log=lambda m: None).run()
-    assert list((runs / "medical_qa").iterdir()) == []  # no stage folder, no temp leftovers
+    # no stage folder, no temp leftovers, no lock: only the marker saying the folder is ours
+    assert [p.name for p in (runs / "medical_qa").iterdir()] == [MARKER]
 
     monkeypatch.undo()
     outcomes = RecipeRunner(recipe, folder, runs_dir=runs, log=lambda m: None).run()

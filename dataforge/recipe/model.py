@@ -89,7 +89,10 @@ class EvalStage(_Strict):
 
 
 class Recipe(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="run name: the folder under runs/")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        description="run name: the folder under runs/ (letters, digits, _ . -; not starting with a dot)",
+    )
     model: str = Field("smollm2-135m-instruct", description="alias, local path or hub id")
     description: str = ""
     data: DataStage
