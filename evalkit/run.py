@@ -36,7 +36,7 @@ from dataforge.schemas.rejected import empty_rejected
 from dataforge.synth.engines import GenerationParams, GenerationRequest, make_engine
 
 from . import progress
-from .metrics import MetricInputs, MetricRefused, get_metric, metric_registry
+from .metrics import MetricInputs, check_metric_params, get_metric, metric_registry
 from .store import DETAIL_PREFIX, METRIC_PREFIX, Run, items_sha256, now_iso, package_versions, save_run
 
 
@@ -214,8 +214,9 @@ def score(frame: pl.DataFrame, metrics: Sequence[str], *, model: str | None = No
 
     Returns the frame with ``metric:<name>`` per-example columns, the metrics JSON object and
     per-metric seconds. A metric that refuses this data (no references, too few
-    generations: :class:`MetricRefused`) is recorded with ``score: null`` and its ``error``
-    instead of losing the whole run; any other exception is a bug and propagates.
+    generations, a bad schema: any :class:`UserError`, usually :class:`MetricRefused`) is
+    recorded with ``score: null`` and its ``error`` instead of losing the whole run; any
+    other exception is a bug and propagates.
     """
     inputs = MetricInputs(
         predictions=frame["prediction"].fill_null("").to_list(),
@@ -235,7 +236,7 @@ def score(frame: pl.DataFrame, metrics: Sequence[str], *, model: str | None = No
             started = time.perf_counter()
             try:
                 result = get_metric(name)(inputs, **params[name])
-            except MetricRefused as exc:  # recorded in the run, shown by the CLI
+            except UserError as exc:  # a refusal: recorded in the run, shown by the CLI
                 result = None
                 results[name] = {"name": name, "score": None, "signature": "", "error": str(exc)}
             timings[name] = round(time.perf_counter() - started, 3)
@@ -285,6 +286,9 @@ def evaluate(
     """
     started = time.perf_counter()
     names = parse_metrics(metrics)
+    for name, params in (metric_params or {}).items():  # a typo fails before generation, by name
+        get_metric(name)
+        check_metric_params(name, dict(params))
     if output is not None:  # refuse an unsafe output before paying for generation
         prepare_outputs([data, predictions], folders=[output], overwrite=overwrite)
     generation = generation or GenerationConfig()

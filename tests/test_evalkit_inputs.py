@@ -109,3 +109,11 @@ def test_cli_refusals_are_one_line_and_bugs_keep_tracebacks(tmp_path: Path) -> N
     preds = _jsonl(tmp_path / "p.jsonl", [{"id": "x", "answer": "1"}])
     bad = runner.invoke(app, ["run", "--predictions", str(preds), "-o", str(tmp_path / "r")])
     assert bad.exit_code == 2 and "no `prediction` column" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_metric_parameter_typo_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    from dataforge.errors import ConfigError
+
+    preds = _jsonl(tmp_path / "p.jsonl", [{"prompt": "q", "reference": "a", "prediction": "a"}])
+    with pytest.raises(ConfigError, match="did you mean 'tokenize'"):
+        evaluate(predictions=preds, metrics="bleu", metric_params={"bleu": {"tokenise": "zh"}})
