@@ -88,7 +88,7 @@ def read_eval_set(path: str | Path) -> EvalSet:
     """
     from dataforge.formats.api import load
     from dataforge.formats.messages import letters
-    from dataforge.formats.validate import PROMPT_ORDER
+    from dataforge.formats.readers.validate import PROMPT_ORDER
 
     loaded = load(path)
     rejected = loaded.rejected

@@ -49,7 +49,7 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 
 def reasons_table(reasons: dict[str, int], title: str) -> Table:
-    from ..formats.validate import REASONS
+    from ..formats.readers.validate import REASONS
 
     table = Table(title=title)
     table.add_column("reason")

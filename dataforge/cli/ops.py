@@ -39,7 +39,7 @@ Generated from the registry by `dataforge ops --markdown --output docs/ops/READM
 edit the op's docstring and `Config` field descriptions, then regenerate.
 
 An operator maps a table of canonical records to kept + rejected rows + stats; rows in =
-kept + rejected for every op (tests/test_op_contract.py checks it for each registered op).
+kept + rejected for every op (tests/dataforge/ops/test_contract.py checks it for each registered op).
 
 ## Running a chain
 

@@ -29,9 +29,9 @@ import polars as pl
 from pydantic import Field
 
 from ..errors import MissingFileError
+from ..schemas.exprs import conversation_text
 from ..text import UNSEGMENTED, normalize_for_matching, shingle_hashes
 from .base import Operator, OpConfig, OpResult, register_op
-from .exprs import conversation_text
 
 _WORD_RE = rf"[[\p{{L}}\p{{N}}\p{{M}}]--[{UNSEGMENTED}]]+"
 _NOT_CJK_RE = rf"[^{UNSEGMENTED}]"
