@@ -234,26 +234,33 @@ def canonical_table(schema_: Any) -> Table:
 
 
 @app.command()
-def schema(fmt: Optional[str] = typer.Argument(None, metavar="[FORMAT]", help="a format name; none: the canonical schema")) -> None:
-    """Print the canonical Arrow schema and the formats, or one format's JSON Schema."""
+def schema(name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="a format, or rejected / recipe / manifest; none: the canonical schema and the list")) -> None:
+    """Print the canonical Arrow schema and the list of schemas, or one JSON Schema."""
     from ..formats.base import all_formats
+    from ..formats.published import schema_path
+    from ..recipe.schema_files import generated
     from ..schemas.record import CANONICAL_SCHEMA
 
     formats = all_formats()
-    if fmt is None:
+    own = {n.removesuffix(".schema.json"): n for n in generated()}
+    if name is None:
         console.print(canonical_table(CANONICAL_SCHEMA))
-        table = Table(title="formats (`dataforge schema FORMAT` prints its JSON Schema)")
-        table.add_column("format")
+        table = Table(title="JSON Schemas (`dataforge schema NAME` prints one; files in schemas/)")
+        table.add_column("name")
         table.add_column("what")
         table.add_column("detected by")
-        for name, f in sorted(formats.items()):
-            table.add_row(name, f.title, escape(f.detection_keys))
+        for fmt_name, f in sorted(formats.items()):
+            table.add_row(fmt_name, f.title, escape(f.detection_keys))
         table.add_row("llamafactory", "LLaMA-Factory dataset folder (write only)", "-")
+        for own_name, title in (("rejected", "a row of a rejected folder"), ("recipe", "a recipe YAML file"),
+                                ("manifest", "runs/<name>/manifest.json")):
+            table.add_row(own_name, title, "-")
         console.print(table)
         return
+    if name in own:
+        console.print_json(json.dumps(generated()[own[name]], ensure_ascii=False))
+        return
     from ..formats.base import FORMATS
-    from ..formats.published import schema_path
 
-    FORMATS.get(fmt)  # an unknown name is refused with the nearest names
-
-    console.print_json(schema_path(fmt).read_text("utf-8"))
+    FORMATS.get(name)  # an unknown name is refused with the nearest names
+    console.print_json(schema_path(name).read_text("utf-8"))
