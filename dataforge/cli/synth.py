@@ -1,10 +1,13 @@
 """``dataforge synth distill | best-of-k | judge-filter | augment``: grow data with a model.
 
-Every command reads any supported input format, runs one step (:mod:`dataforge.synth.steps`)
-through an engine behind the generation cache, writes the kept records, writes every
-rejected row (reader rejections and the step's, with reasons) to ``rejected/`` beside the
-output, shows a progress bar while generating and a summary table at the end. A killed
-command rerun with the same arguments takes every finished chunk from the cache.
+Every command reads any supported input format (prompt-only records included), runs one
+step (:mod:`dataforge.synth.steps`) through an engine behind the generation cache, writes
+the kept records, writes every rejected row (reader rejections and the step's, with
+reasons) to ``<OUT stem>.rejected/`` beside the output (best-of-k: ``OUT/rejected/``),
+shows a progress bar while generating and a summary table at the end. Outputs follow the
+rules of every command (docs/safety.md): no overlap with the input, replace only what
+posttrain wrote, one writer at a time. A killed command rerun with the same arguments
+takes every finished chunk from the cache.
 
 Engines: ``--engine KIND --model M -E key=value`` (``-E`` repeats; values are YAML
 scalars or lists, e.g. ``-E base_url=[http://a:8000/v1,http://b:8000/v1]``).
@@ -46,7 +49,8 @@ _CACHE = typer.Option(True, "--cache/--no-cache", help="reuse cached generations
 _CACHE_PATH = typer.Option(None, "--cache-path", help="generation cache file (default ~/.cache/posttrain/generations.sqlite)")
 _FROM = typer.Option(None, "--from", help="input format (default: detect)")
 _TO = typer.Option("canonical", "--to", help="output format (canonical Parquet, openai, sharegpt, llamafactory, ...)")
-_REJECTED = typer.Option(None, "--rejected", help="rejected folder (default: rejected/ beside the output)")
+_REJECTED = typer.Option(None, "--rejected", help="rejected folder (default: <OUT stem>.rejected/ beside OUT)")
+_OVERWRITE = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write")
 _STATS = typer.Option(None, "--stats-json", help="also write the stats as JSON")
 _PROGRESS = typer.Option(True, "--progress/--no-progress", help="draw the progress bar")
 
@@ -77,60 +81,57 @@ def _generation(defaults: Any, max_new_tokens: int | None, temperature: float | 
     return {**defaults.to_dict(), **{k: v for k, v in given.items() if v is not None}}
 
 
-def _refuse_overlap(inputs: list[Path], outputs: list[Path]) -> None:
-    """An output that is an input, or a folder holding one, is refused (never overwritten)."""
-    for out in outputs:
-        target = out.resolve()
-        for src in inputs:
-            source = src.resolve()
-            if source == target or target in source.parents:
-                raise UnsafeOutputError(f"{out}: the output would overwrite the input {src}; choose another path")
-
-
 # -- running one step -------------------------------------------------------------------------
 
 
 def _run(step: str, src: Path, outputs: dict[str, tuple[str, Path]], config: dict[str, Any],
-         engine: dict[str, Any], *,
-         fmt: str | None, to: str, rejected_dir: Path | None, cache: bool, cache_path: Path | None,
-         stats_json: Path | None, progress: bool) -> None:
+         engine: dict[str, Any], *, fmt: str | None, to: str, rejected_dir: Path | None, overwrite: bool,
+         cache: bool, cache_path: Path | None, stats_json: Path | None, progress: bool,
+         folder: Path | None = None) -> None:
+    """Run one step from ``src`` into ``outputs`` (frame key -> (dataset name, path)),
+    inside ``folder`` when the command writes a folder (best-of-k). The output-safety
+    rules of every command (docs/safety.md) are checked before anything loads."""
     from ..formats.api import open_writer
-    from ..ops.chain import RejectedWriter
+    from ..outputs import OutputLock, claim_folder, prepare_outputs
+    from ..rejects import RejectedWriter, rejected_folder
     from ..synth.cache import GenerationCache
     from ..synth.inputs import load_prompts
     from ..synth.pipeline import Engines, run_step
     from ..synth.scorers import EngineSpec
     from ..synth.steps import STEPS
 
-    cfg = validate_config(STEPS[step][0], {**config, "step": step}, f"synth {step.replace('_', '-')}")
-    paths = [path for _, path in outputs.values()]
-    folder = rejected_dir or paths[0].parent / "rejected"
-    _refuse_overlap([src], [*paths, folder])
-    loaded = load_prompts(src, fmt)
-    generation_cache = GenerationCache(cache_path) if cache else None
-    try:
-        with Engines(validate_config(EngineSpec, engine, "engine"), generation_cache) as engines:
-            result = run_step(loaded.records, cfg, engines, progress=progress)
-            cache_stats = engines.cache_stats()
-    finally:
-        if generation_cache is not None:
-            generation_cache.close()
-    frames = {"kept": result.kept, **result.outputs}
-    written = {}
-    with RejectedWriter(folder) as sink:
-        if loaded.rejected.height:
+    command = f"dataforge synth {step.replace('_', '-')}"
+    cfg = validate_config(STEPS[step][0], {**config, "step": step}, command.removeprefix("dataforge "))
+    paths = list(dict.fromkeys(path for _, path in outputs.values()))
+    sink_folder = rejected_dir or (folder / "rejected" if folder is not None else rejected_folder(paths[0]))
+    as_folders = to == "llamafactory"
+    prepare_outputs([src], files=[stats_json, *([] if as_folders else paths)],
+                    folders=[folder, sink_folder, *(paths if as_folders else [])], overwrite=overwrite)
+    with OutputLock(folder if folder is not None else paths[0]):
+        if folder is not None:
+            claim_folder(folder, command, overwrite=overwrite)
+        loaded = load_prompts(src, fmt)
+        generation_cache = GenerationCache(cache_path) if cache else None
+        try:
+            with Engines(validate_config(EngineSpec, engine, "engine"), generation_cache) as engines:
+                result = run_step(loaded.records, cfg, engines, progress=progress)
+                cache_stats = engines.cache_stats()
+        finally:
+            if generation_cache is not None:
+                generation_cache.close()
+        frames = {"kept": result.kept, **result.outputs}
+        with RejectedWriter(sink_folder, overwrite=overwrite, command=command) as sink:
             sink(0, f"read:{loaded.format}", loaded.rejected)
-        if result.rejected.height:
             sink(1, f"synth.{step}", result.rejected)
-        for key, (name, path) in outputs.items():
-            options = {"name": name} if to == "llamafactory" else {}
-            with open_writer(path, to, **options) as writer:
-                writer.write(frames[key])
-            written[name] = path
+            for key, (name, path) in outputs.items():
+                options = {"name": name} if as_folders else {}
+                with open_writer(path, to, **options) as writer:
+                    writer.write(frames[key])
     read_reasons = loaded.rejected.group_by("reason").len().rows() if loaded.rejected.height else []
     stats = {**result.stats, "read_rejected": loaded.rejected.height,
              "read_reasons": {r: int(c) for r, c in read_reasons}, "cache": cache_stats,
-             "outputs": {k: str(v) for k, v in written.items()}, "rejected_folder": str(folder)}
+             "outputs": {name: str(path) for name, path in outputs.values()},
+             "rejected_folder": str(sink_folder) if sink.total else None}
     if stats_json is not None:
         from ..fileio import write_json_atomic
 
@@ -155,7 +156,8 @@ def _summary(stats: dict[str, Any], counts: dict[str, int]) -> None:
     console.print(table)
     for name, count in counts.items():
         console.print(f"{name}: {count} records -> {escape(stats['outputs'][name])}")
-    console.print(f"rejected rows with reasons: {escape(stats['rejected_folder'])}")
+    if stats["rejected_folder"]:
+        console.print(f"rejected rows with reasons: {escape(stats['rejected_folder'])}")
 
 
 def _single(out: Path) -> dict[str, tuple[str, Path]]:
@@ -187,7 +189,7 @@ def distill_cmd(
     top_p: Optional[float] = _TOP_P, seed: Optional[int] = _SEED, stop: list[str] = _STOP,
     chunk_size: int = _CHUNK, cache: bool = _CACHE, cache_path: Optional[Path] = _CACHE_PATH,
     fmt: Optional[str] = _FROM, to: str = _TO, rejected: Optional[Path] = _REJECTED,
-    stats_json: Optional[Path] = _STATS, progress: bool = _PROGRESS,
+    stats_json: Optional[Path] = _STATS, progress: bool = _PROGRESS, overwrite: bool = _OVERWRITE,
 ) -> None:
     """A teacher writes the assistant turn of every prompt (replacing a final answer)."""
     from ..synth.steps import DistillConfig
@@ -195,13 +197,14 @@ def distill_cmd(
     config = {"generation": _generation(DistillConfig().generation, max_new_tokens, temperature, top_p, seed, stop),
               "system_prompt": system, "keep_truncated": keep_truncated, "chunk_size": chunk_size}
     _run("distill", src, _single(out), config, _engine_spec(engine, model, engine_option), fmt=fmt, to=to,
-         rejected_dir=rejected, cache=cache, cache_path=cache_path, stats_json=stats_json, progress=progress)
+         rejected_dir=rejected, overwrite=overwrite, cache=cache, cache_path=cache_path, stats_json=stats_json,
+         progress=progress)
 
 
 @synth.command("best-of-k")
 def best_of_k_cmd(
     src: Path = typer.Argument(..., exists=True, dir_okay=False, help="prompts (any supported format)"),
-    out: Path = typer.Argument(..., help="output folder: sft, dpo and kto sets"),
+    out: Path = typer.Argument(..., help="output folder: sft, dpo and kto sets, rejected/"),
     k: int = typer.Option(4, "-k", help="samples per prompt"),
     scorer: list[str] = typer.Option(..., "--scorer", "-s",
                                      help="NAME[:weight=W,option=V,...]: judge, reward_model or a verifier (repeat)"),
@@ -219,7 +222,7 @@ def best_of_k_cmd(
     top_p: Optional[float] = _TOP_P, seed: Optional[int] = _SEED, stop: list[str] = _STOP,
     chunk_size: int = _CHUNK, cache: bool = _CACHE, cache_path: Optional[Path] = _CACHE_PATH,
     fmt: Optional[str] = _FROM, to: str = _TO, rejected: Optional[Path] = _REJECTED,
-    stats_json: Optional[Path] = _STATS, progress: bool = _PROGRESS,
+    stats_json: Optional[Path] = _STATS, progress: bool = _PROGRESS, overwrite: bool = _OVERWRITE,
 ) -> None:
     """K samples per prompt, scored: the best as SFT, best-vs-worst DPO pairs, KTO labels."""
     from ..ops.chain import parse_op_spec
@@ -240,8 +243,8 @@ def best_of_k_cmd(
               "chunk_size": chunk_size,
               "generation": _generation(defaults, max_new_tokens, temperature, top_p, seed, stop)}
     _run("best_of_k", src, _sets(out, to), config, _engine_spec(engine, model, engine_option), fmt=fmt, to=to,
-         rejected_dir=rejected or out / "rejected", cache=cache, cache_path=cache_path, stats_json=stats_json,
-         progress=progress)
+         rejected_dir=rejected, overwrite=overwrite, cache=cache, cache_path=cache_path, stats_json=stats_json,
+         progress=progress, folder=out)
 
 
 @synth.command("judge-filter")
@@ -257,14 +260,15 @@ def judge_filter_cmd(
     engine: str = _ENGINE, model: Optional[str] = _MODEL, engine_option: list[str] = _ENGINE_OPT,
     chunk_size: int = _CHUNK, cache: bool = _CACHE, cache_path: Optional[Path] = _CACHE_PATH,
     fmt: Optional[str] = _FROM, to: str = _TO, rejected: Optional[Path] = _REJECTED,
-    stats_json: Optional[Path] = _STATS, progress: bool = _PROGRESS,
+    stats_json: Optional[Path] = _STATS, progress: bool = _PROGRESS, overwrite: bool = _OVERWRITE,
 ) -> None:
     """Score records with the pointwise judge; keep those at or over --threshold."""
     config = {"threshold": threshold, "scale": (scale_min, scale_max), "rubric": rubric,
               "template": str(template) if template else None, "retries": retries,
               "max_new_tokens": max_new_tokens, "chunk_size": chunk_size}
     _run("judge_filter", src, _single(out), config, _engine_spec(engine, model, engine_option), fmt=fmt, to=to,
-         rejected_dir=rejected, cache=cache, cache_path=cache_path, stats_json=stats_json, progress=progress)
+         rejected_dir=rejected, overwrite=overwrite, cache=cache, cache_path=cache_path, stats_json=stats_json,
+         progress=progress)
 
 
 @synth.command("augment")
@@ -283,7 +287,7 @@ def augment_cmd(
     top_p: Optional[float] = _TOP_P, seed: Optional[int] = _SEED, stop: list[str] = _STOP,
     chunk_size: int = _CHUNK, cache: bool = _CACHE, cache_path: Optional[Path] = _CACHE_PATH,
     fmt: Optional[str] = _FROM, to: str = _TO, rejected: Optional[Path] = _REJECTED,
-    stats_json: Optional[Path] = _STATS, progress: bool = _PROGRESS,
+    stats_json: Optional[Path] = _STATS, progress: bool = _PROGRESS, overwrite: bool = _OVERWRITE,
 ) -> None:
     """New prompts: paraphrases, harder variants, follow-up turns or en<->zh translations."""
     from ..synth.steps import AugmentConfig
@@ -297,4 +301,5 @@ def augment_cmd(
     if method:
         config["evolve_methods"] = method
     _run("augment", src, _single(out), config, _engine_spec(engine, model, engine_option), fmt=fmt, to=to,
-         rejected_dir=rejected, cache=cache, cache_path=cache_path, stats_json=stats_json, progress=progress)
+         rejected_dir=rejected, overwrite=overwrite, cache=cache, cache_path=cache_path, stats_json=stats_json,
+         progress=progress)

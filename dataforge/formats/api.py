@@ -23,12 +23,12 @@ import polars as pl
 from ..schemas.record import empty_table
 from ..schemas.rejected import empty_rejected
 from .base import FormatError, get
-from .detect import detect_sample
-from .llamafactory import LlamaFactoryWriter
-from .reader import StrictError, convert_shard, first_rejection_message
-from .sources import iter_shards, sample
-from .trl import to_trl_dataset
-from .writers import ShardWriter
+from .readers.convert import StrictError, convert_shard, first_rejection_message
+from .readers.detect import detect_sample
+from .readers.sources import iter_shards, sample
+from .writers.files import ShardWriter
+from .writers.llamafactory import LlamaFactoryWriter
+from .writers.trl import to_trl_dataset
 
 __all__ = [
     "LoadResult", "FormatError", "StrictError", "ShardWriter", "detect_format", "iter_load", "load",

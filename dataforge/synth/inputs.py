@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from ..formats.api import LoadResult, load
-from ..formats.validate import first_bad_turn, message_letter
+from ..formats.readers.validate import first_bad_turn, message_letter
 from ..schemas.record import COLUMNS, conform, with_content_ids
 
 

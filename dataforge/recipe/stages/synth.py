@@ -60,7 +60,7 @@ class Synth(Stage):
         return pl.read_parquet(target), None
 
     def run(self, ctx: StageContext, out: Path) -> dict[str, Any]:
-        from ...ops.chain import RejectedWriter
+        from ...rejects import RejectedWriter
         from ...synth.cache import GenerationCache
         from ...synth.pipeline import Engines, run_steps
 
