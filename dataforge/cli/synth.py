@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import validate_config
-from ..errors import ConfigError, UnsafeOutputError
+from ..errors import ConfigError
 from .app import app, sub_app
 
 synth = sub_app("Grow data with a teacher model: distill answers, best-of-K with scorers, judge filter, augment prompts.")

@@ -55,8 +55,8 @@ def test_a_client_error_is_not_retried():
 
 
 def test_a_slow_answer_times_out_and_is_retried():
-    with ScriptedServer({1: ("sleep", 3.0)}) as server, \
-            make_engine("openai", None, base_url=server.url, timeout_s=0.5, **FAST) as engine:
+    with ScriptedServer({1: ("sleep", 5.0)}) as server, \
+            make_engine("openai", None, base_url=server.url, timeout_s=1.5, **FAST) as engine:
         out = engine.generate([ask("slow")])
     assert out[0][0].text == "echo: slow" and engine.retries == 1
 
