@@ -30,12 +30,19 @@ TO_HELP = "canonical, alpaca, sharegpt, openai, preference, kto, glaive or llama
 
 
 def format_location(rej: dict[str, Any]) -> str:
-    """``file:line: field: reason: detail``, the way compilers point at a problem."""
+    """``file:line: field: reason: detail``, the way compilers point at a problem.
+
+    The stored detail often names the field too (it must stand alone in the rejected
+    table); on screen the field is said once, up front."""
     where = Path(rej["source_file"]).name if rej.get("source_file") else "?"
     if rej.get("source_row") is not None:
         where += f":{rej['source_row']}"
-    field = f" {rej['field']}:" if rej.get("field") else ""
-    return f"{where}:{field} {rej['reason']}: {rej.get('detail') or ''}".rstrip(": ")
+    field = rej.get("field") or ""
+    detail = rej.get("detail") or ""
+    if field:
+        detail = detail.removeprefix(f"{field}: ").removeprefix(f"{field} ")
+        detail = detail.replace(f" (at {field})", "").replace(f" at {field} ", " ")
+    return f"{where}:{f' {field}:' if field else ''} {rej['reason']}: {detail}".rstrip(": ")
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
