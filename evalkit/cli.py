@@ -133,7 +133,7 @@ def _make_judge(spec: str, max_new_tokens: int, retries: int, cache_path: Path |
     from dataforge.synth.engines import GenerationParams, engine_kinds, make_engine
     from dataforge.synth.judge import PairwiseJudge
 
-    from .progress import ProgressEngine
+    from dataforge.progress import ProgressEngine
 
     kind, _, model = spec.partition("/")
     if kind not in engine_kinds():

@@ -35,7 +35,7 @@ from dataforge.schemas.record import MESSAGE_DTYPE, POLARS_SCHEMA
 from dataforge.schemas.rejected import empty_rejected
 from dataforge.synth.engines import GenerationParams, GenerationRequest, make_engine
 
-from . import progress
+from dataforge import progress
 from .metrics import MetricInputs, check_metric_params, get_metric, metric_registry
 from .store import DETAIL_PREFIX, METRIC_PREFIX, Run, items_sha256, now_iso, package_versions, save_run
 

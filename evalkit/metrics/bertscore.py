@@ -33,7 +33,7 @@ import numpy as np
 
 from dataforge import models
 
-from .. import progress
+from dataforge import progress
 from ._common import corpus_lang, scatter, signature, version, with_references
 from .base import MetricInputs, MetricRefused, MetricResult, register_metric
 

@@ -36,7 +36,7 @@ import polars as pl
 from dataforge import models
 from dataforge.chat_template import to_hf_conversation
 
-from .. import progress
+from dataforge import progress
 from ..bootstrap import CORPUS, Statistic, resamples
 from ..store import DETAIL_PREFIX
 from ._common import signature, version

@@ -1,4 +1,5 @@
-"""Progress bars (items/s and ETA) for the long steps of evalkit: generation, metrics, judging.
+"""Progress bars (items/s and ETA) for every long step: reading and cleaning, generation,
+metrics, judging, synthesis.
 
 One rich live display per command; every step adds its own bar to it, so nested steps
 (a metric inside "metrics", a judge's retry round) show together instead of fighting for
@@ -17,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from rich.console import Console
 from rich.progress import (
@@ -27,7 +28,7 @@ from rich.progress import (
 from rich.text import Text
 
 Advance = Callable[[int], None]
-_ACTIVE: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("evalkit_progress", default=None)
+_ACTIVE: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("posttrain_progress", default=None)
 
 
 class _Rate(ProgressColumn):
@@ -68,6 +69,14 @@ def task(description: str, total: int | None, unit: str = "items") -> Iterator[A
         if owner:
             display.stop()
             _ACTIVE.reset(token)
+
+
+def track_rows(shards: Iterable[Any], description: str, total: int | None) -> Iterator[Any]:
+    """Pass ``LoadResult`` shards through, advancing a rows bar by each shard's rows read."""
+    with task(description, total=total, unit="rows") as advance:
+        for shard in shards:
+            yield shard
+            advance(int(shard.stats.get("rows_in", shard.records.height + shard.rejected.height)))
 
 
 class ProgressEngine:
