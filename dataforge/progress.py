@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-Advance = Callable[[int], None]
+Advance = Callable[..., None]
 _ACTIVE: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("posttrain_progress", default=None)
 
 
@@ -48,22 +48,27 @@ def _new_display() -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TaskProgressColumn(), _Rate(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=Console(stderr=True), disable=not enabled(),
+        TextColumn("{task.fields[note]}"), console=Console(stderr=True), disable=not enabled(),
     )
 
 
 @contextlib.contextmanager
 def task(description: str, total: int | None, unit: str = "items") -> Iterator[Advance]:
-    """A bar on the current display (opened here when none is live); yields ``advance(n)``."""
+    """A bar on the current display (opened here when none is live); yields
+    ``advance(n, note=None)`` (``note``: short text shown after the bar, e.g. cache hits)."""
     display = _ACTIVE.get()
     owner = display is None
     if owner:
         display = _new_display()
         display.start()
         token = _ACTIVE.set(display)
-    task_id = display.add_task(description, total=total, unit=unit)
+    task_id = display.add_task(description, total=total, unit=unit, note="")
+
+    def advance(n: int = 1, note: str | None = None) -> None:
+        display.update(task_id, advance=n, **({"note": note} if note is not None else {}))
+
     try:
-        yield lambda n=1: display.advance(task_id, n)
+        yield advance
     finally:
         display.stop_task(task_id)
         if owner:

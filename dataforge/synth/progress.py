@@ -1,5 +1,6 @@
-"""Progress of a synthesis step: one rich bar per step (samples/s, cache hits, failures,
-ETA), and generation in chunks so the bar moves and the cache is committed as it goes.
+"""Progress of a synthesis step, on the shared display (:mod:`dataforge.progress`): one bar
+per step with samples/s, ETA, cache hits and failures; and generation in chunks so the
+bar moves and the cache is committed as it goes.
 
 Generating a whole dataset in one ``engine.generate`` call would show nothing for an
 hour and, if killed, store nothing: the cache writes once per call. Steps therefore call
@@ -10,61 +11,52 @@ in flight; the rerun gets every finished chunk from the cache.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, Sequence
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+from ..progress import task
 from .engines.base import Engine, Generation, GenerationParams, GenerationRequest
 
 
 class StepProgress:
-    """A rich progress bar for one step; ``enabled=False`` counts without drawing."""
+    """A step's bar (``enabled=False``, or ``POSTTRAIN_PROGRESS=0``: counts without drawing)."""
 
-    def __init__(self, label: str, total: int, *, enabled: bool = True, console: Console | None = None) -> None:
+    def __init__(self, label: str, total: int, *, enabled: bool = True) -> None:
         self.label = label
+        self.total = total
+        self.enabled = enabled
         self.samples = 0
         self.hits = 0
         self.failures = 0
         self._start = time.perf_counter()
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>6.1f} samples/s"),
-            TextColumn("cache hits {task.fields[hits]}"),
-            TextColumn("failures {task.fields[failures]}"),
-            TimeRemainingColumn(),
-            console=console or Console(stderr=True),
-            disable=not enabled,
-            transient=False,
-        )
-        self._task = self._progress.add_task(label, total=total, rate=0.0, hits=0, failures=0)
+        self._stack = contextlib.ExitStack()
+        self._advance: Any = None
 
     def __enter__(self) -> "StepProgress":
-        self._progress.start()
+        if self.enabled:
+            self._advance = self._stack.enter_context(task(self.label, self.total, unit="prompts"))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._progress.stop()
+        self._stack.close()
 
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self._start
 
     def update(self, done: int, outputs: Sequence[Sequence[Generation]] = ()) -> None:
-        """``done`` more items finished; ``outputs`` are their samples (for the counters;
-        without them each item counts as one sample)."""
+        """``done`` more prompts finished; ``outputs`` are their samples (for the counters;
+        without them each prompt counts as one sample)."""
         if not outputs:
             self.samples += done
         for samples in outputs:
             self.samples += len(samples)
             self.hits += sum(g.cached for g in samples)
             self.failures += sum(g.finish_reason == "error" for g in samples)
-        fresh = self.samples - self.hits
-        rate = fresh / self.seconds if self.seconds > 0 else 0.0
-        self._progress.update(self._task, advance=done, rate=rate, hits=self.hits, failures=self.failures)
+        if self._advance is not None:
+            rate = (self.samples - self.hits) / self.seconds if self.seconds > 0 else 0.0
+            self._advance(done, note=f"{rate:.1f} samples/s, hits {self.hits}, failed {self.failures}")
 
     def stats(self) -> dict[str, Any]:
         return {"samples": self.samples, "cache_hits": self.hits, "failures": self.failures,
