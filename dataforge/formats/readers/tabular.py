@@ -21,8 +21,9 @@ import pyarrow.parquet as pq
 
 from .. import jsontext
 from ..base import FormatError, Plan
+from ...schemas.jsonschema import arrow_jsonschema
+from .conform import conform, plan_dtypes
 from .hazards import MAX_DEPTH, problem, refuse_constant, type_depth
-from .conform import arrow_jsonschema, conform, plan_dtypes
 from .objects import Reject, reject
 from .shard import RawShard
 from .textio import open_binary
