@@ -10,8 +10,8 @@
 * **Lone UTF-16 surrogates** (``"\\ud800"`` without its pair) parse in Python but cannot
   be written as UTF-8 text; the row is rejected (``invalid_json``).
 
-Everything here runs only on the slow path or as cheap byte scans (``bytes.count``, one
-regex search), so clean files pay almost nothing.
+Everything here runs only on the slow path or as cheap byte scans (substring searches,
+bracket counts of long lines), so clean files pay a few percent of the parse.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -118,11 +118,16 @@ def _lone_surrogate(text: str) -> str | None:
     return None
 
 
-def _where(path: list[Any]) -> str:
+def path_str(parts: Iterable[Any]) -> str:
+    """``['conversations', 2, 'from']`` -> ``conversations[2].from``."""
     out = ""
-    for p in path:
+    for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "row"
+    return out
+
+
+def _where(path: list[Any]) -> str:
+    return path_str(path) or "row"
 
 
 def _deep(path: list[Any]) -> tuple[str, str, str]:

@@ -24,7 +24,7 @@ import pyarrow as pa
 from ..base import Plan
 
 PREFIX = "__key_pos."
-_NOT_EXTRA = ("id", "source", "meta", "_extras_json")
+_NOT_EXTRA = ("id", "source", "meta", "_extras_json")  # passthrough columns and objects.EXTRAS_JSON
 
 
 def extra_keys(frame: pl.DataFrame, plan: Plan) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import jsonschema
 import polars as pl
@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from ..base import Plan, json_kind
 from . import hazards, keyorder
+from .hazards import path_str
 from .conform import Conformed, conform, plan_dtypes, plan_jsonschema
 
 #: a rejection before it becomes a row of the rejected table
@@ -28,14 +29,6 @@ EXTRAS_JSON = "_extras_json"
 
 def reject(reason: str, row: int, detail: str, raw: str | None, field: str | None = None) -> Reject:
     return {"reason": reason, "field": field, "detail": detail, "source_row": row, "raw": raw}
-
-
-def path_str(parts: Iterable[Any]) -> str:
-    """``['conversations', 2, 'from']`` -> ``conversations[2].from``."""
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
 
 
 @lru_cache(maxsize=64)
