@@ -198,10 +198,23 @@ def apply_cmd(
                     writer.write(shard)
     all_stats = stats()
     print_stats(all_stats, Console())
+    _write_patched_template(all_stats, output)
     if stats_json:
         write_text_atomic(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
     n_kept = next((s["rows_kept"] for s in reversed(all_stats)), 0)
     Console(stderr=True).print(f"kept {n_kept} rows -> {output}; rejected {sum(sink.counts.values())} -> {folder}/")
+
+
+def _write_patched_template(stats: list[dict[str, Any]], output: Path) -> None:
+    """template.lint found a template without {% generation %} markers and patched it:
+    write the patch beside OUT (``OUT-stem.chat_template.jinja``), ready for
+    ``dataforge train sft --set chat_template=...`` or TRL's ``chat_template_path``."""
+    for s in stats:
+        if s.get("patched_template"):
+            path = output.with_name(f"{output.stem}.chat_template.jinja")
+            write_text_atomic(path, s["patched_template"])
+            Console(stderr=True).print(f"{s['op']}: patched chat template -> {path}")
+            return
 
 
 # -- split / mix ------------------------------------------------------------------------------

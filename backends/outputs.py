@@ -1,0 +1,171 @@
+"""What every stage leaves in its output folder besides the model.
+
+* ``log_history.jsonl``: one JSON object per log (TRL's ``state.log_history``, or PPO's);
+* ``curves.png``: one panel per metric family the stage logged (loss, reward, KL,
+  accuracy, margins, grad norm...);
+* ``summary.json``: steps, tokens seen, wall time, tokens/s, peak memory, final metrics,
+  data report and health flags;
+* ``stage_config.yaml``: the resolved stage config, every default written out.
+
+A folder is ours when it holds :data:`MARKER`: a rerun may replace what we wrote there,
+nothing else is ever replaced (a non-empty folder without it is refused).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
+
+from dataforge.errors import UnsafeOutputError
+from dataforge.fileio import atomic_write, package_versions, write_json_atomic, write_text_atomic
+
+from .config import StageConfig
+
+MARKER = ".posttrain-train"
+LOG_FILE = "log_history.jsonl"
+CURVES_FILE = "curves.png"
+SUMMARY_FILE = "summary.json"
+CONFIG_FILE = "stage_config.yaml"
+
+#: metric families plotted, in panel order: (title, substrings a log key must contain)
+_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("loss", ("loss",)),
+    ("reward", ("reward",)),
+    ("KL", ("kl",)),
+    ("accuracy", ("accurac",)),
+    ("margin", ("margin",)),
+    ("grad norm", ("grad_norm",)),
+)
+_SKIP = ("_std", "_min", "_max", "runtime", "per_second", "learning_rate", "epoch", "step", "num_tokens", "total_flos")
+
+
+def claim_output(output_dir: Path, inputs: Sequence[Path]) -> None:
+    """Make ``output_dir`` ours: refuse a folder with foreign content, or one that is or
+    overlaps an input (training data or the model being trained)."""
+    out = output_dir.resolve()
+    for src in inputs:
+        s = Path(src).resolve()
+        if s == out or out in s.parents or s in out.parents:
+            raise UnsafeOutputError(f"output folder {output_dir} overlaps the input {src}; choose another folder")
+    if out.exists() and not out.is_dir():
+        raise UnsafeOutputError(f"{output_dir} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise UnsafeOutputError(
+            f"{output_dir} is not empty and was not written by `dataforge train`; choose an empty or new folder"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).touch()
+
+
+def staging_dir(target: Path) -> Path:
+    """The folder a new ``target`` is written into before :func:`swap_in`."""
+    return target.with_name(f".{target.name}.tmp")
+
+
+def swap_in(staged: Path, target: Path) -> Path:
+    """Replace ``target`` (ours, by :func:`claim_output`) with the complete ``staged``
+    folder; the old one goes only after the new one is in place."""
+    old = target.with_name(f".{target.name}.old")
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(staged, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def peak_memory() -> dict[str, Any]:
+    """Peak accelerator memory when a GPU ran the job, else the process's peak RSS."""
+    try:
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
+            return {"peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1), "peak_memory_of": "cuda"}
+    except ImportError:  # pragma: no cover - torch is a dependency of every back end
+        pass
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1 if sys.platform != "darwin" else 1 / 1024  # macOS reports bytes
+    return {"peak_memory_mb": round(rss_kb * scale / 1024, 1), "peak_memory_of": "process rss"}
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/Inf as strings (JSON has no such numbers), tensors as floats."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_logs(output_dir: Path, logs: Iterable[Mapping[str, Any]]) -> Path:
+    lines = [json.dumps({k: _clean(v) for k, v in entry.items()}, ensure_ascii=False) for entry in logs]
+    return write_text_atomic(output_dir / LOG_FILE, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def final_metrics(logs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The last logged value of every numeric key (train-end aggregates included)."""
+    out: dict[str, Any] = {}
+    for entry in logs:
+        for key, value in entry.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
+                out[key] = _clean(value)
+    return out
+
+
+def plot_curves(output_dir: Path, logs: Sequence[Mapping[str, Any]], title: str) -> Path | None:
+    """One panel per metric family present in the logs; None when nothing was logged."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = []
+    for name, needles in _PANELS:
+        keys = sorted({
+            k for entry in logs for k, v in entry.items()
+            if isinstance(v, (int, float)) and any(n in k for n in needles) and not any(s in k for s in _SKIP)
+            and not (name == "loss" and k.startswith("train_"))
+        })
+        if keys:
+            panels.append((name, keys))
+    if not panels:
+        return None
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, (name, keys) in zip(axes.flat, panels):
+        for key in keys:
+            pts = [(e["step"], e[key]) for e in logs if key in e and "step" in e and isinstance(e[key], (int, float))]
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, marker="o", markersize=3, label=key)
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = output_dir / CURVES_FILE
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return path
+
+
+def write_config(output_dir: Path, config: StageConfig) -> Path:
+    data = {"stage": config.stage, **config.model_dump(mode="json")}
+    return write_text_atomic(output_dir / CONFIG_FILE, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+def write_summary(output_dir: Path, summary: Mapping[str, Any]) -> Path:
+    versions = package_versions(["torch", "transformers", "trl", "peft", "accelerate", "posttrain"])
+    return write_json_atomic(output_dir / SUMMARY_FILE, {**summary, "versions": versions})
