@@ -39,18 +39,29 @@ class NonFiniteLoss(Exception):
         }
 
 
-def describe_batch(inputs: Mapping[str, Any], tokenizer: Any, micro_batch: int, chars: int = 60) -> str:
-    """Which batch: its index in the step and the first characters of each sequence."""
-    ids = next((inputs[k] for k in ("input_ids", "prompt_input_ids", "chosen_input_ids", "completion_input_ids")
-                if k in inputs), None)
-    if ids is None or tokenizer is None:
+def describe_batch(
+    inputs: Mapping[str, Any], tokenizer: Any, micro_batch: int, record_ids: Mapping[tuple[int, ...], str] | None = None,
+    chars: int = 60,
+) -> str:
+    """Which batch: its index in the step, and per sequence the record id (when the stage
+    knows its token ids) or else its first characters."""
+    key = next((k for k in ("input_ids", "prompt_input_ids", "chosen_input_ids", "completion_input_ids")
+                if isinstance(inputs, Mapping) and k in inputs), None)
+    if key is None:
         return f"micro-batch {micro_batch}"
-    texts = []
-    for row in ids.tolist()[:4]:
-        text = tokenizer.decode([t for t in row if t != tokenizer.pad_token_id], skip_special_tokens=True)
-        texts.append(repr(" ".join(text.split())[:chars]))
+    ids = inputs[key]
+    mask = inputs.get("attention_mask") if key == "input_ids" else None
+    shown = []
+    for i, row in enumerate(ids.tolist()[:4]):
+        if mask is not None:
+            row = [t for t, m in zip(row, mask[i].tolist()) if m]
+        if record_ids and tuple(row) in record_ids:
+            shown.append(f"id {record_ids[tuple(row)]!r}")
+        elif tokenizer is not None:
+            text = tokenizer.decode([t for t in row if t != tokenizer.pad_token_id], skip_special_tokens=True)
+            shown.append(repr(" ".join(text.split())[:chars]))
     more = f" and {len(ids) - 4} more" if len(ids) > 4 else ""
-    return f"micro-batch {micro_batch} of {len(ids)} sequences: {', '.join(texts)}{more}"
+    return f"micro-batch {micro_batch} of {len(ids)} sequences: {', '.join(shown)}{more}"
 
 
 def _series(logs: Iterable[Mapping[str, Any]], key: str) -> tuple[list[int], np.ndarray]:

@@ -47,9 +47,9 @@ _PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _SKIP = ("_std", "_min", "_max", "runtime", "per_second", "learning_rate", "epoch", "step", "num_tokens", "total_flos")
 
 
-def claim_output(output_dir: Path, inputs: Sequence[Path]) -> None:
-    """Make ``output_dir`` ours: refuse a folder with foreign content, or one that is or
-    overlaps an input (training data or the model being trained)."""
+def check_output(output_dir: Path, inputs: Sequence[Path]) -> None:
+    """Refuse a folder with foreign content, or one that is or overlaps an input
+    (training data or the model being trained)."""
     out = output_dir.resolve()
     for src in inputs:
         s = Path(src).resolve()
@@ -61,8 +61,13 @@ def claim_output(output_dir: Path, inputs: Sequence[Path]) -> None:
         raise UnsafeOutputError(
             f"{output_dir} is not empty and was not written by `dataforge train`; choose an empty or new folder"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).touch()
+
+
+def claim_output(output_dir: Path, inputs: Sequence[Path]) -> None:
+    """Check ``output_dir`` (see :func:`check_output`), create it and mark it ours."""
+    check_output(output_dir, inputs)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / MARKER).touch()
 
 
 def staging_dir(target: Path) -> Path:

@@ -239,3 +239,46 @@ def test_docs_list_every_stage_config():
     from backends.config import reference_markdown
 
     assert reference_markdown() in text, "regenerate with `dataforge train config --reference`"
+
+
+# -- the CLI refuses bad input before any model loads -------------------------------------------
+
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from dataforge.cli.app import app
+    from dataforge.cli.main import _load_commands
+
+    _load_commands()
+    return CliRunner().invoke(app, list(args))
+
+
+def test_cli_refuses_a_preference_stage_given_sft_data(tmp_path):
+    data = write_parquet(sft_records(), tmp_path / "sft.parquet")
+    result = _cli("train", "dpo", "--data", str(data), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "sft.parquet: row 1 (id 'qa-0'): has no chosen/rejected pair" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_cli_counts_records_over_max_length_and_says_what_to_do(tmp_path):
+    data = write_parquet(sft_records(), tmp_path / "sft.parquet")
+    result = _cli("train", "sft", "--data", str(data), "-o", str(tmp_path / "out"), "--set", "max_length=24")
+    assert result.exit_code == 2
+    assert "tokens > max_length 24 (8 of 8 records)" in result.output and "overflow=drop" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_a_template_that_cannot_mask_and_offers_the_patch(tmp_path):
+    data = write_parquet(sft_records(), tmp_path / "sft.parquet")
+    result = _cli("train", "sft", "--data", str(data), "-o", str(tmp_path / "out"), "--set", "patch_template=false")
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "has no {% generation %} markers" in text and "dataforge template patch smollm2-135m-instruct" in text
+
+
+def test_cli_config_prints_editable_yaml():
+    result = _cli("train", "config", "dpo")
+    assert result.exit_code == 0
+    assert yaml.safe_load(result.output)["beta"] == 0.1

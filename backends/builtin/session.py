@@ -3,9 +3,10 @@
 Every stage goes through the same steps, in an order that refuses bad input cheaply:
 
 1. config checks that need no data (QLoRA without a GPU, ``trl_args`` names);
-2. the output folder is claimed (never one with foreign content, never an input);
+2. the output folder is checked (never one with foreign content, never an input);
 3. records are read and checked for the stage (``backends.data``), the tokenizer loads,
-   the stage renders and measures them: all before the model loads;
+   the stage renders and measures them: all before the model loads, and before the
+   output folder is created, so a refused run leaves nothing behind;
 4. model, peft config, TRL config; the trainer runs with a NaN/Inf guard and a progress
    callback; a rerun resumes from the last checkpoint when ``save_steps`` wrote some;
 5. the adapter or model is saved with the tokenizer and the template it trained with,
@@ -112,9 +113,8 @@ class Session:
         self.main = is_main_process()
         check_adapter(config)
         folder = Path(model_folder(self.model_ref))
-        inputs = [*self.paths, *self.eval_paths, *([folder] if folder.exists() else [])]
-        if self.main:
-            outputs.claim_output(self.out, inputs)
+        self.inputs = [*self.paths, *self.eval_paths, *([folder] if folder.exists() else [])]
+        outputs.check_output(self.out, self.inputs)  # claimed once the data passed, before the model loads
         self.report = stage_data.DataReport(files=[str(p) for p in self.paths], records=0)
         self.flags: list[dict[str, Any]] = []
         self.stopped_early = False
@@ -155,9 +155,13 @@ class Session:
         return {"bf16": bf16, "use_cpu": not cuda}
 
     def load_model(self, kind: str = "causal") -> Any:
-        """The policy (with any adapter chain merged in); 4-bit for QLoRA."""
+        """The policy (with any adapter chain merged in); 4-bit for QLoRA. The data has
+        passed its checks by now, so the output folder is created here."""
         import torch
 
+        if self.main:
+            outputs.claim_output(self.out, self.inputs)
+        barrier()
         kwargs: dict[str, Any] = {}
         if self.config.adapter.kind == "qlora":
             from transformers import BitsAndBytesConfig
@@ -319,6 +323,8 @@ class _Monitored:
     _micro_batch = 0
     _tokens_seen = 0
     _stop_on_nonfinite = True
+    #: token ids of a training sequence -> record id, when the stage tokenized the records
+    record_ids: dict[tuple[int, ...], str] | None = None
 
     def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> Any:
         import torch
@@ -330,7 +336,8 @@ class _Monitored:
             tokenizer = getattr(self, "processing_class", None)
             raise NonFiniteLoss(
                 step=self.state.global_step + 1,  # type: ignore[attr-defined]
-                batch=describe_batch(inputs, tokenizer, self._micro_batch), value=float(loss.detach().float().item()),
+                batch=describe_batch(inputs, tokenizer, self._micro_batch, self.record_ids),
+                value=float(loss.detach().float().item()),
             )
         return loss
 

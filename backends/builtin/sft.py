@@ -123,8 +123,9 @@ def run(session: Session) -> TrainArtifacts:
         _verify_patch(tokenizer, original, template, train)
     ids, masks = encode(tokenizer, template, train, with_mask=config.assistant_only_loss)
     lengths = np.array([len(x) for x in ids])
-    keep = stage_data.apply_overflow(train.with_row_index("_i"), lengths, config.max_length, config.overflow,
-                                     session.report)["_i"].to_list()
+    kept = stage_data.apply_overflow(train.with_row_index("_i"), lengths, config.max_length, config.overflow,
+                                     session.report)
+    keep = kept["_i"].to_list()
     ids = [ids[i] for i in keep]
     masks = [masks[i] for i in keep] if masks is not None else None
     if masks is not None and config.overflow == "truncate":
@@ -143,6 +144,11 @@ def run(session: Session) -> TrainArtifacts:
         model=model, args=args, train_dataset=_dataset(ids, masks), eval_dataset=eval_ds, processing_class=tokenizer,
         peft_config=session.peft_config(), callbacks=session.callbacks(),
     )
+    if not config.packing:  # a NaN loss then names the records of its batch
+        cut = config.max_length if config.truncation_mode == "keep_start" else -config.max_length
+        trainer.record_ids = {
+            tuple(seq[:cut] if cut > 0 else seq[cut:]): rid for seq, rid in zip(ids, kept["id"].to_list())
+        }
     session.train(trainer)
     eval_metrics = trainer.evaluate() if eval_ds is not None and not session.stopped_early else {}
     tokenizer.chat_template = template
