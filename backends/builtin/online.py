@@ -86,14 +86,14 @@ def _trainer_classes(stage: str) -> tuple[type, type]:
 
 
 def run(session: Session) -> TrainArtifacts:
-    from accelerate import PartialState
+    from .session import process_state
 
     config = session.config
     assert isinstance(config, OnlineStage)
     config_cls, trainer_cls = _trainer_classes(config.stage)
     tokenizer = session.tokenizer()
     prompts = prepare_prompts(session, tokenizer)
-    funcs, weights = reward_functions(config.rewards, device=PartialState().device)
+    funcs, weights = reward_functions(config.rewards, device=process_state().device)
     model = session.load_model()
     args = session.trl_args(config_cls, reward_weights=weights)
     trainer = session.guarded(trainer_cls)(

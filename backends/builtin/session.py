@@ -69,16 +69,17 @@ def check_adapter(config: StageConfig) -> None:
         raise QLoRAUnavailable("adapter.kind=qlora needs bitsandbytes: pip install bitsandbytes") from None
 
 
-def is_main_process() -> bool:
+def process_state() -> Any:
+    """accelerate's process state, as the trainers will set it up: on CPU it must be
+    asked for ``cpu=True`` to see a ``torchrun`` / ``accelerate launch`` job of several
+    processes (without it every process believes it is the main one)."""
     from accelerate import PartialState
 
-    return PartialState().is_main_process
+    return PartialState(cpu=not cuda_available())
 
 
 def barrier() -> None:
-    from accelerate import PartialState
-
-    PartialState().wait_for_everyone()
+    process_state().wait_for_everyone()
 
 
 def template_text(value: str | None) -> str | None:
@@ -110,7 +111,6 @@ class Session:
         self.eval_paths = as_paths(eval_data)
         self.progress = progress
         self.started = time.time()
-        self.main = is_main_process()
         check_adapter(config)
         folder = Path(model_folder(self.model_ref))
         self.inputs = [*self.paths, *self.eval_paths, *([folder] if folder.exists() else [])]
@@ -120,6 +120,11 @@ class Session:
         self.stopped_early = False
 
     # -- data --------------------------------------------------------------------------------
+
+    @property
+    def main(self) -> bool:
+        """True in the process that prints and writes (the only one outside a launch)."""
+        return bool(process_state().is_main_process)
 
     def records(self) -> tuple[pl.DataFrame, pl.DataFrame | None]:
         """(train, eval) records checked for the stage; eval from ``eval_data`` or the
