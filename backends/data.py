@@ -126,12 +126,14 @@ def _unpair(pairs: pl.DataFrame) -> pl.DataFrame:
     """Each chosen/rejected pair -> prompt+chosen (label true) and prompt+rejected (false)."""
     if pairs.height == 0:
         return pairs
-    side = lambda col, label: pairs.with_columns(  # noqa: E731 - two uses, one line each
-        pl.concat_list("messages", col).alias("messages"), pl.lit(label).alias("label"),
-        pl.lit(None, dtype=pairs.schema["chosen"]).alias("chosen"),
-        pl.lit(None, dtype=pairs.schema["rejected"]).alias("rejected"),
-        (pl.col("id") + ("#chosen" if label else "#rejected")).alias("id"),
-    )
+    def side(column: str, label: bool) -> pl.DataFrame:
+        return pairs.with_columns(
+            pl.concat_list("messages", column).alias("messages"), pl.lit(label).alias("label"),
+            pl.lit(None, dtype=pairs.schema["chosen"]).alias("chosen"),
+            pl.lit(None, dtype=pairs.schema["rejected"]).alias("rejected"),
+            (pl.col("id") + f"#{column}").alias("id"),
+        )
+
     return pl.concat([side("chosen", True), side("rejected", False)], how="vertical")
 
 
@@ -212,30 +214,42 @@ def tools_per_record(records: pl.DataFrame) -> list[list[dict[str, Any]] | None]
     return [parsed[t] if t is not None else None for t in records["tools"].to_list()]
 
 
+def tool_groups(records: pl.DataFrame, batch_size: int = 256) -> list[list[int]]:
+    """Row positions in batches that share one ``tools`` value (templates take one tool
+    list per call), at most ``batch_size`` each."""
+    groups: dict[str | None, list[int]] = {}
+    for i, key in enumerate(records["tools"].to_list()):
+        groups.setdefault(key, []).append(i)
+    return [idx[s : s + batch_size] for idx in groups.values() for s in range(0, len(idx), batch_size)]
+
+
+def render_all(
+    tokenizer: Any, template: str | None, records: pl.DataFrame, convs: Sequence[ct.Conversation],
+    *, add_generation_prompt: bool = False,
+) -> list[str]:
+    """Every conversation rendered as the trainer will (with its record's tools), in
+    batches; the first one the template cannot render is refused with the template's error."""
+    tools = tools_per_record(records)
+    texts: list[str] = [""] * len(convs)
+    for batch in tool_groups(records):
+        out = ct.render(tokenizer, [convs[i] for i in batch], template=template, tools=tools[batch[0]],
+                        add_generation_prompt=add_generation_prompt)
+        bad = [(i, err) for i, err in zip(batch, out.errors) if err is not None]
+        if bad:
+            raise refuse(records[[i for i, _ in bad]], f"the chat template cannot render it ({bad[0][1]})",
+                         records.height)
+        for i, text in zip(batch, out.texts):
+            texts[i] = text or ""
+    return texts
+
+
 def token_lengths(
     tokenizer: Any, template: str | None, records: pl.DataFrame, convs: Sequence[ct.Conversation],
-    *, add_generation_prompt: bool = False, batch_size: int = 256,
+    *, add_generation_prompt: bool = False,
 ) -> np.ndarray:
-    """Tokens of each rendered conversation, rendered as the trainer will (with the
-    record's tools); the first conversation the template cannot render is refused."""
-    tools = tools_per_record(records)
-    lengths = np.full(len(convs), -1, dtype=np.int64)
-    keys = records["tools"].to_list()
-    groups: dict[str | None, list[int]] = {}
-    for i, key in enumerate(keys):
-        groups.setdefault(key, []).append(i)
-    for idx in groups.values():
-        for start in range(0, len(idx), batch_size):
-            batch = idx[start : start + batch_size]
-            out = ct.render(tokenizer, [convs[i] for i in batch], template=template, tools=tools[batch[0]],
-                            add_generation_prompt=add_generation_prompt)
-            bad = [(i, err) for i, err in zip(batch, out.errors) if err is not None]
-            if bad:
-                rows = records[[i for i, _ in bad]]
-                raise refuse(rows, f"the chat template cannot render it ({bad[0][1]})", records.height)
-            ids = tokenizer(list(out.texts), add_special_tokens=False)["input_ids"]
-            lengths[batch] = [len(seq) for seq in ids]
-    return lengths
+    """Tokens of each rendered conversation (see :func:`render_all`)."""
+    texts = render_all(tokenizer, template, records, convs, add_generation_prompt=add_generation_prompt)
+    return np.array([len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]], dtype=np.int64)
 
 
 def apply_overflow(

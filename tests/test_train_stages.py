@@ -275,3 +275,26 @@ def test_a_nan_loss_stops_training_and_names_the_step_and_batch(data, smollm_pat
     assert "id 'qa-2'" in flag["batch"] and flag["step"] in (1, 2) and f"at step {flag['step']}" in flag["message"]
     weights = load_file(artifacts.model_dir / "adapter_model.safetensors")
     assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_a_rerun_resumes_from_the_last_checkpoint(data, tmp_path):
+    """save_steps writes checkpoints; a rerun into the same folder (here with more steps)
+    continues from the newest one instead of starting over."""
+    out = tmp_path / "run"
+    first = train("sft", data["sft"], out, max_steps=1, save_steps=1)
+    assert (out / "checkpoints" / "checkpoint-1").is_dir() and first.summary["steps"] == 1
+    second = train("sft", data["sft"], out, max_steps=2, save_steps=1)
+    steps = [e["step"] for e in logged(second) if "loss" in e]
+    assert steps == [1, 2]  # step 1 comes from the checkpoint's state, step 2 was trained now
+    assert second.summary["steps"] == 2 and (out / "checkpoints" / "checkpoint-2").is_dir()
+
+
+def test_a_judge_reward_scores_completions_in_zero_one(smollm_path):
+    """The LLM-judge reward on a real (tiny) judge: every score is None (no verdict
+    parsed) or in [0, 1]."""
+    from backends.config import JudgeReward
+    from backends.rewards import JudgeRewardFn
+
+    judge = JudgeRewardFn(JudgeReward(engine="transformers", model=smollm_path, max_new_tokens=8))
+    scores = judge([[{"role": "user", "content": "What is 3 + 4?"}]] * 2, ["7", "12"])
+    assert len(scores) == 2 and all(s is None or 0.0 <= s <= 1.0 for s in scores)

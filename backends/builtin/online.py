@@ -50,14 +50,7 @@ def prepare_prompts(session: Session, tokenizer: Any) -> Prompts:
     records = stage_data.split_prompts(train)
     stage_data.check_references(records, config.rewards.needs_reference())
     convs = stage_data.conversations(records)
-    tools = stage_data.tools_per_record(records)
-    texts: list[str] = []
-    for conv, tool in zip(convs, tools):
-        out = ct.render(tokenizer, [conv], tools=tool, add_generation_prompt=True)
-        if out.errors[0] is not None:
-            raise stage_data.refuse(records.slice(len(texts), 1), f"the chat template cannot render it ({out.errors[0]})",
-                                    records.height)
-        texts.append(out.texts[0])
+    texts = stage_data.render_all(tokenizer, None, records, convs, add_generation_prompt=True)
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     indexed = records.with_row_index("_i")
     kept = stage_data.apply_overflow(indexed, np.array(lengths), config.max_prompt_length, config.overflow,

@@ -57,30 +57,25 @@ def encode(
     tools = stage_data.tools_per_record(records)
     ids: list[list[int]] = [[] for _ in convs]
     masks: list[list[int]] = [[] for _ in convs]
-    groups: dict[str | None, list[int]] = {}
-    for i, key in enumerate(records["tools"].to_list()):
-        groups.setdefault(key, []).append(i)
-    for idx in groups.values():
-        for start in range(0, len(idx), 256):
-            batch = idx[start : start + 256]
-            batch_convs = [convs[i] for i in batch]
-            try:
-                enc = tokenizer.apply_chat_template(
-                    batch_convs, tools=tools[batch[0]], chat_template=template, tokenize=True, return_dict=True,
-                    return_assistant_tokens_mask=with_mask,
-                )
-            except Exception:  # noqa: BLE001 - a template error is about one record: find and name it
-                errors = ct.render(tokenizer, batch_convs, template=template, tools=tools[batch[0]]).errors
-                bad = [i for i, err in zip(batch, errors) if err is not None]
-                if not bad:
-                    raise
-                first = next(err for err in errors if err is not None)
-                raise stage_data.refuse(records[bad], f"the chat template cannot render it ({first})",
-                                        records.height) from None
-            for j, i in enumerate(batch):
-                ids[i] = list(enc["input_ids"][j])
-                if with_mask:
-                    masks[i] = list(enc["assistant_masks"][j])
+    for batch in stage_data.tool_groups(records):
+        batch_convs = [convs[i] for i in batch]
+        try:
+            enc = tokenizer.apply_chat_template(
+                batch_convs, tools=tools[batch[0]], chat_template=template, tokenize=True, return_dict=True,
+                return_assistant_tokens_mask=with_mask,
+            )
+        except Exception:  # noqa: BLE001 - a template error is about one record: find and name it
+            errors = ct.render(tokenizer, batch_convs, template=template, tools=tools[batch[0]]).errors
+            bad = [i for i, err in zip(batch, errors) if err is not None]
+            if not bad:
+                raise
+            first = next(err for err in errors if err is not None)
+            raise stage_data.refuse(records[bad], f"the chat template cannot render it ({first})",
+                                    records.height) from None
+        for j, i in enumerate(batch):
+            ids[i] = list(enc["input_ids"][j])
+            if with_mask:
+                masks[i] = list(enc["assistant_masks"][j])
     if with_mask:
         empty = [i for i, m in enumerate(masks) if not any(m)]
         if empty:
