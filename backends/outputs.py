@@ -7,8 +7,8 @@
   data report and health flags;
 * ``stage_config.yaml``: the resolved stage config, every default written out.
 
-A folder is ours when it holds :data:`MARKER`: a rerun may replace what we wrote there,
-nothing else is ever replaced (a non-empty folder without it is refused).
+The output folder follows ``dataforge.outputs`` (docs/safety.md): new, empty or created
+by posttrain, never an input; a rerun replaces what an earlier run wrote there.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
-from dataforge.errors import UnsafeOutputError
 from dataforge.fileio import atomic_write, package_versions, write_json_atomic, write_text_atomic
+from dataforge.outputs import claim_folder, prepare_outputs, temp_prefix
 
 from .config import StageConfig
 
-MARKER = ".posttrain-train"
 LOG_FILE = "log_history.jsonl"
 CURVES_FILE = "curves.png"
 SUMMARY_FILE = "summary.json"
@@ -48,39 +47,30 @@ _SKIP = ("_std", "_min", "_max", "runtime", "per_second", "learning_rate", "epoc
 
 
 def check_output(output_dir: Path, inputs: Sequence[Path]) -> None:
-    """Refuse a folder with foreign content, or one that is or overlaps an input
-    (training data or the model being trained)."""
-    out = output_dir.resolve()
-    for src in inputs:
-        s = Path(src).resolve()
-        if s == out or out in s.parents or s in out.parents:
-            raise UnsafeOutputError(f"output folder {output_dir} overlaps the input {src}; choose another folder")
-    if out.exists() and not out.is_dir():
-        raise UnsafeOutputError(f"{output_dir} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise UnsafeOutputError(
-            f"{output_dir} is not empty and was not written by `dataforge train`; choose an empty or new folder"
-        )
+    """Before any work: the folder is new, empty or ours, and neither is, holds nor sits
+    inside an input (training data, the model being trained): ``dataforge.outputs``'
+    rules, the same as every other command's."""
+    prepare_outputs(list(inputs), folders=[output_dir])
 
 
-def claim_output(output_dir: Path, inputs: Sequence[Path]) -> None:
+def claim_output(output_dir: Path, inputs: Sequence[Path], command: str = "dataforge train") -> Path:
     """Check ``output_dir`` (see :func:`check_output`), create it and mark it ours."""
     check_output(output_dir, inputs)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / MARKER).touch()
+    return claim_folder(output_dir, command)
 
 
 def staging_dir(target: Path) -> Path:
-    """The folder a new ``target`` is written into before :func:`swap_in`."""
-    return target.with_name(f".{target.name}.tmp")
+    """The folder a new ``target`` is written into before :func:`swap_in`. Named without a
+    pid, unlike other temporaries: every process of a distributed run saves through the
+    same path (only the main one writes); it lives inside our own output folder."""
+    return target.with_name(f".{target.name}.staging")
 
 
 def swap_in(staged: Path, target: Path) -> Path:
     """Replace ``target`` (ours, by :func:`claim_output`) with the complete ``staged``
     folder; the old one goes only after the new one is in place."""
-    old = target.with_name(f".{target.name}.old")
+    old = target.with_name(temp_prefix(target.name, "old") + "dir")
     if target.exists():
-        shutil.rmtree(old, ignore_errors=True)
         os.replace(target, old)
     os.replace(staged, target)
     shutil.rmtree(old, ignore_errors=True)

@@ -24,16 +24,17 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 import polars as pl  # noqa: E402
 
 import backends  # noqa: E402
 from dataforge import chat_template as ct  # noqa: E402
 from dataforge import models  # noqa: E402
-from dataforge.formats.api import to_trl_dataset, write  # noqa: E402
-from train_data import sft_records  # noqa: E402
+from dataforge.formats.api import read, to_trl_dataset, write  # noqa: E402
+
+SAMPLE = REPO / "recipes" / "data" / "eval_qa_zh_en.jsonl"  # 12 short Chinese/English Q&A records
 
 ARGS = {"per_device_train_batch_size": 4, "learning_rate": 2e-4, "max_length": 256, "seed": 0,
         "gradient_checkpointing": False, "lr_scheduler_type": "linear", "logging_steps": 1}
@@ -41,10 +42,8 @@ LORA = {"rank": 8, "alpha": 16, "dropout": 0.05}
 
 
 def records(n: int) -> pl.DataFrame:
-    """``n`` plain chat records (Chinese and English). Tool-call records are left out: the
-    TRL export keeps a tool-call turn's null content, which SmolLM2's template cannot
-    render (our stage gives templates ``""`` there)."""
-    base = sft_records().filter(pl.col("tools").is_null())
+    """``n`` chat records: the shipped Chinese/English Q&A sample, repeated."""
+    base = read(SAMPLE)
     reps = -(-n // base.height)
     rows = pl.concat([base.with_columns(pl.col("id") + f"-{i}") for i in range(reps)], how="vertical")
     return rows.head(n)

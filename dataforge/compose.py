@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 import polars as pl
 
+from .errors import ConfigError, DataError
 from .schemas.record import conform
 
 
@@ -41,9 +42,9 @@ def split(
     as one stratum. Input row order is kept within each output.
     """
     if not 0.0 <= test_ratio <= 1.0:
-        raise ValueError(f"test_ratio must be within [0, 1], got {test_ratio}")
+        raise ConfigError(f"test_ratio must be within [0, 1], got {test_ratio}")
     if stratify is not None and stratify not in df.columns:
-        raise ValueError(f"cannot stratify by {stratify!r}: not a column ({', '.join(df.columns)})")
+        raise DataError(f"cannot stratify by {stratify!r}: not a column ({', '.join(df.columns)})")
     key = pl.Series("_key", np.random.default_rng(seed).random(df.height))
     group = pl.col(stratify) if stratify else pl.lit(0)
     rank = pl.col("_key").rank("ordinal").over(group)
@@ -106,9 +107,9 @@ def _sample(df: pl.DataFrame, n: int, rng: np.random.Generator, replace: bool, n
     if n <= df.height:
         return df[np.sort(rng.choice(df.height, size=n, replace=False))]
     if df.height == 0:
-        raise ValueError(f"input {name!r} has no rows but the mix needs {n}: give it weight 0 or drop it")
+        raise DataError(f"input {name!r} has no rows but the mix needs {n}: give it weight 0 or drop it")
     if not replace:
-        raise ValueError(
+        raise DataError(
             f"input {name!r} has {df.height} rows but the mix needs {n}: lower --size, "
             "change the weights, or allow sampling with replacement (--replace)"
         )
@@ -137,11 +138,11 @@ def mix(
     it came from: ``source`` (if null) and ``meta.mix_input``.
     """
     if set(inputs) != set(weights):
-        raise ValueError(f"inputs {sorted(inputs)} and weights {sorted(weights)} name different datasets")
+        raise DataError(f"inputs {sorted(inputs)} and weights {sorted(weights)} name different datasets")
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise ValueError(f"weights must be non-negative and not all zero, got {dict(weights)}")
+        raise ConfigError(f"weights must be non-negative and not all zero, got {dict(weights)}")
     if size is not None and size < 0:
-        raise ValueError(f"size must be >= 0, got {size}")
+        raise ConfigError(f"size must be >= 0, got {size}")
     total = sum(weights.values())
     share = {k: w / total for k, w in weights.items() if w > 0}
     if size is None:

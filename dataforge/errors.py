@@ -38,6 +38,17 @@ class ConfigError(UserError, ValueError):
     """A configuration (op, metric, engine, stage, recipe key) that does not validate."""
 
 
+class DataError(UserError, ValueError):
+    """Input data that cannot be processed as asked (wrong columns, empty input, too few rows)."""
+
+
+class MissingFileError(UserError, FileNotFoundError):
+    """A file or folder named by the user does not exist."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no such file"
+
+
 class UnsafeOutputError(UserError, ValueError):
     """An output path that would overwrite or delete something the toolkit does not own."""
 
@@ -64,6 +75,6 @@ class UnknownNameError(UserError, KeyError):
 
 
 __all__ = [
-    "ConfigError", "DEBUG_ENV", "UnknownNameError", "UnsafeOutputError", "UserError",
+    "ConfigError", "DataError", "DEBUG_ENV", "MissingFileError", "UnknownNameError", "UnsafeOutputError", "UserError",
     "debug_enabled", "did_you_mean", "nearest",
 ]

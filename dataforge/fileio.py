@@ -16,19 +16,41 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .outputs import record_file, sweep_temporaries, temp_prefix
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _default_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file (0666 minus the umask)."""
+    return 0o666 & ~_umask()
+
 
 class AtomicFile:
-    """A temporary file in the target's folder that becomes the target on ``commit``."""
+    """A temporary file in the target's folder that becomes the target on ``commit``.
+
+    The temporary is named after the target and this process (``outputs.temp_prefix``),
+    so the next writer of the same target removes it if this process dies first. The
+    committed file gets the usual mode (not ``mkstemp``'s 0600) and is recorded as
+    written by the toolkit (``outputs.record_file``), so a rerun may replace it.
+    """
 
     def __init__(self, target: Path) -> None:
         self.target = target
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        sweep_temporaries(target.parent, target.name)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), dir=target.parent)
         os.close(fd)
         self.tmp = Path(tmp)
 
     def commit(self) -> Path:
+        os.chmod(self.tmp, _default_mode())
         os.replace(self.tmp, self.target)
+        record_file(self.target)
         return self.target
 
     def discard(self) -> None:
@@ -54,6 +76,16 @@ class AtomicOutput:
             self.close()
         else:
             self.abort()
+
+
+def make_temp_dir(target: Path) -> Path:
+    """A temporary folder beside ``target`` (to be renamed into place), named so that the
+    next writer of ``target`` can remove it if this process dies first."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(target.parent, target.name)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the usual mode
+    return tmp
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:

@@ -34,4 +34,8 @@ class TRLBackend(Backend):
         from .session import Session
 
         module = importlib.import_module(f"{__name__}.{_MODULES[config.stage]}")
-        return module.run(Session(config, data, model, output_dir, eval_data, progress))
+        session = Session(config, data, model, output_dir, eval_data, progress)
+        try:
+            return module.run(session)
+        finally:
+            session.close()

@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import polars as pl
 
 from dataforge.errors import ConfigError, UserError, did_you_mean
+from dataforge.outputs import OutputLock
 
 from .. import data as stage_data
 from .. import outputs
@@ -118,6 +119,13 @@ class Session:
         self.report = stage_data.DataReport(files=[str(p) for p in self.paths], records=0)
         self.flags: list[dict[str, Any]] = []
         self.stopped_early = False
+        self.lock: OutputLock | None = None
+
+    def close(self) -> None:
+        """Release the output folder (the run ended, finished or not)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # -- data --------------------------------------------------------------------------------
 
@@ -164,8 +172,9 @@ class Session:
         passed its checks by now, so the output folder is created here."""
         import torch
 
-        if self.main:
+        if self.main and self.lock is None:
             outputs.claim_output(self.out, self.inputs)
+            self.lock = OutputLock(self.out).acquire()  # one writer per output folder
         barrier()
         kwargs: dict[str, Any] = {}
         if self.config.adapter.kind == "qlora":

@@ -1,7 +1,8 @@
 """``dataforge convert | inspect | schema``: the formats commands.
 
 ``convert`` streams shard by shard (bounded memory), prints rejection counts by reason
-and writes the rejected rows to ``<output stem>.rejected.parquet`` beside the output.
+and writes the rejected rows to ``<output stem>.rejected/`` beside the output (the layout
+every command shares, ``dataforge.rejects``).
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 import polars as pl
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..fileio import AtomicFile
+from ..outputs import OutputLock, prepare_outputs
+from ..progress import track_rows
+from ..rejects import RejectedWriter, rejected_folder
 from .app import app
 
 console = Console()
@@ -28,60 +29,20 @@ err = Console(stderr=True)
 TO_HELP = "canonical, alpaca, sharegpt, openai, preference, kto, glaive or llamafactory (OUT is a folder)"
 
 
-def rejected_path(out: Path) -> Path:
-    """``out/train.jsonl.gz`` -> ``out/train.rejected.parquet`` (folders: ``out/lf.rejected.parquet``)."""
-    name = out.name
-    for suffix in (".gz", ".parquet", ".jsonl", ".ndjson", ".json"):
-        name = name.removesuffix(suffix)
-    return out.with_name(f"{name}.rejected.parquet")
-
-
-class RejectedSink:
-    """Streams rejected shards into one Parquet file, written atomically at the end."""
-
-    def __init__(self, path: Path, keep_examples: int = 10) -> None:
-        self.path = path
-        self.count = 0
-        self.keep_examples = keep_examples
-        self.examples: list[dict[str, Any]] = []  # the first rejections, to show on screen
-        self._file: Any = None  # an AtomicFile once the first rejected row arrives
-        self._writer: pq.ParquetWriter | None = None
-
-    def write(self, df: pl.DataFrame) -> None:
-        if not df.height:
-            return
-        room = self.keep_examples - len(self.examples)
-        if room > 0:
-            cols = ["source_file", "source_row", "field", "reason", "detail"]
-            self.examples.extend(df.head(room).select(cols).to_dicts())
-        table = df.to_arrow()
-        if self._writer is None:
-            self._file = AtomicFile(self.path)
-            self._schema = table.schema
-            self._writer = pq.ParquetWriter(self._file.tmp, self._schema, compression="zstd")
-        self._writer.write_table(table.cast(self._schema))
-        self.count += df.height
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._file.commit()
-        elif self.path.exists():
-            self.path.unlink()  # a stale file from an earlier run of the same conversion
-
-    def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._file.discard()
-
-
 def format_location(rej: dict[str, Any]) -> str:
-    """``file:line: field: reason: detail``, the way compilers point at a problem."""
+    """``file:line: field: reason: detail``, the way compilers point at a problem.
+
+    The stored detail often names the field too (it must stand alone in the rejected
+    table); on screen the field is said once, up front."""
     where = Path(rej["source_file"]).name if rej.get("source_file") else "?"
     if rej.get("source_row") is not None:
         where += f":{rej['source_row']}"
-    field = f" {rej['field']}:" if rej.get("field") else ""
-    return f"{where}:{field} {rej['reason']}: {rej.get('detail') or ''}".rstrip(": ")
+    field = rej.get("field") or ""
+    detail = rej.get("detail") or ""
+    if field:
+        detail = detail.removeprefix(f"{field}: ").removeprefix(f"{field} ")
+        detail = detail.replace(f" (at {field})", "").replace(f" at {field} ", " ")
+    return f"{where}:{f' {field}:' if field else ''} {rej['reason']}: {detail}".rstrip(": ")
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -95,7 +56,7 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 
 def reasons_table(reasons: dict[str, int], title: str) -> Table:
-    from ..formats.validate import REASONS
+    from ..formats.readers.validate import REASONS
 
     table = Table(title=title)
     table.add_column("reason")
@@ -116,42 +77,33 @@ def convert(
     option: list[str] = typer.Option([], "--option", "-o", help="writer option KEY=VALUE (style=standard, system=turn, name=..., formatting=alpaca, include_source=true)"),
     shard_rows: int = typer.Option(50_000, help="rows per shard (memory bound)"),
     show_rejected: int = typer.Option(10, "--show-rejected", help="print this many rejected rows with their location"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output that posttrain did not write"),
 ) -> None:
-    """Convert a dataset between formats, streaming; bad rows go to <out>.rejected.parquet."""
-    from ..formats.api import FormatError, iter_load, merge_stats, open_writer
+    """Convert a dataset between formats, streaming; bad rows go to <out stem>.rejected/."""
+    from ..formats.api import count_rows, iter_load, merge_stats, open_writer
 
     opts = _options(option)
     if to == "llamafactory":
         opts.setdefault("name", src.name.split(".")[0])
-    sink = RejectedSink(rejected_path(out), keep_examples=show_rejected)
+    rejected = rejected_folder(out)
+    folder_out = to == "llamafactory"
+    # a LLaMA-Factory folder may hold other datasets: only <name>.jsonl is ours to replace
+    # (its dataset_info.json entry is merged, other entries kept)
+    data_file = out / f"{opts['name']}.jsonl" if folder_out else out
+    prepare_outputs([src], files=[data_file], folders=[rejected], overwrite=overwrite)
+    sink = RejectedWriter(rejected, overwrite=overwrite, command="dataforge convert", keep_examples=show_rejected)
     stats: list[dict[str, Any]] = []
     detected = fmt or ""  # stays so for a file with no rows
-    try:
+    with OutputLock(out):
         writer = open_writer(out, to, **opts)
-    except FormatError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}")
-        raise typer.Exit(2) from None
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), console=err, transient=True)
-    try:
-        with progress:
-            task = progress.add_task(f"converting {src.name}", total=None, rows=0)
-            for part in iter_load(src, fmt, strict=strict, shard_rows=shard_rows):
+        with writer, sink:
+            for part in track_rows(iter_load(src, fmt, strict=strict, shard_rows=shard_rows),
+                                   f"converting {src.name}", count_rows(src)):
                 detected = part.format
                 writer.write(part.records)
                 sink.write(part.rejected)
                 stats.append(part.stats)
-                progress.update(task, rows=sum(s["rows_in"] for s in stats))
-        path = writer.close()
-        sink.close()
-    except FormatError as e:
-        writer.abort()
-        sink.abort()
-        err.print(f"[red]error:[/red] {escape(str(e))}")
-        raise typer.Exit(1) from None
-    except BaseException:
-        writer.abort()
-        sink.abort()
-        raise
+        path = writer.path if not folder_out else out
     total = merge_stats(stats)
     console.print(
         f"{escape(str(src))} ([bold]{detected}[/bold]{' ' + total['variant'] if total['variant'] else ''}) -> "
@@ -164,7 +116,7 @@ def convert(
             console.print(escape(format_location(ex)))
         if total["rejected"] > len(sink.examples):
             console.print(f"... {total['rejected'] - len(sink.examples)} more")
-        console.print(f"all rejected rows with file/line/field/detail/raw text: {escape(str(sink.path))}")
+        console.print(f"all rejected rows with file/line/field/detail/raw text: {escape(str(rejected))}/")
     if total["ignored_fields"]:
         console.print(f"[yellow]note:[/yellow] nested keys not read: {', '.join(total['ignored_fields'])}")
 
@@ -198,20 +150,14 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Detected format, rows, turns, roles, lengths, tools, preference/KTO counts, one record."""
-    from ..formats.api import FormatError, iter_load, merge_stats
+    from ..formats.api import count_rows, iter_load, merge_stats
     from ..formats.summary import summarize
 
     parts, stats, fmt_name = [], [], ""
-    try:
-        with Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True) as progress:
-            progress.add_task(src.name, total=None)
-            for part in iter_load(src, fmt):
-                parts.append(part.records)
-                stats.append(part.stats)
-                fmt_name = part.format
-    except FormatError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}")
-        raise typer.Exit(1) from None
+    for part in track_rows(iter_load(src, fmt), f"reading {src.name}", count_rows(src)):
+        parts.append(part.records)
+        stats.append(part.stats)
+        fmt_name = part.format
     records = pl.concat(parts) if parts else pl.DataFrame()
     total = merge_stats(stats)
     summary = {"format": fmt_name, "variant": total["variant"], "rows_in": total["rows_in"],
@@ -291,26 +237,33 @@ def canonical_table(schema_: Any) -> Table:
 
 
 @app.command()
-def schema(fmt: Optional[str] = typer.Argument(None, metavar="[FORMAT]", help="a format name; none: the canonical schema")) -> None:
-    """Print the canonical Arrow schema and the formats, or one format's JSON Schema."""
+def schema(name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="a format, or rejected / recipe / manifest; none: the canonical schema and the list")) -> None:
+    """Print the canonical Arrow schema and the list of schemas, or one JSON Schema."""
     from ..formats.base import all_formats
+    from ..formats.published import schema_path
+    from ..recipe.schema_files import generated
     from ..schemas.record import CANONICAL_SCHEMA
 
     formats = all_formats()
-    if fmt is None:
+    own = {n.removesuffix(".schema.json"): n for n in generated()}
+    if name is None:
         console.print(canonical_table(CANONICAL_SCHEMA))
-        table = Table(title="formats (`dataforge schema FORMAT` prints its JSON Schema)")
-        table.add_column("format")
+        table = Table(title="JSON Schemas (`dataforge schema NAME` prints one; files in schemas/)")
+        table.add_column("name")
         table.add_column("what")
         table.add_column("detected by")
-        for name, f in sorted(formats.items()):
-            table.add_row(name, f.title, escape(f.detection_keys))
+        for fmt_name, f in sorted(formats.items()):
+            table.add_row(fmt_name, f.title, escape(f.detection_keys))
         table.add_row("llamafactory", "LLaMA-Factory dataset folder (write only)", "-")
+        for own_name, title in (("rejected", "a row of a rejected folder"), ("recipe", "a recipe YAML file"),
+                                ("manifest", "runs/<name>/manifest.json")):
+            table.add_row(own_name, title, "-")
         console.print(table)
         return
-    if fmt not in formats:
-        err.print(f"[red]error:[/red] unknown format {escape(fmt)!s}; known: {', '.join(sorted(formats))}")
-        raise typer.Exit(2)
-    from ..formats.published import schema_path
+    if name in own:
+        console.print_json(json.dumps(generated()[own[name]], ensure_ascii=False))
+        return
+    from ..formats.base import FORMATS
 
-    console.print_json(schema_path(fmt).read_text("utf-8"))
+    FORMATS.get(name)  # an unknown name is refused with the nearest names
+    console.print_json(schema_path(name).read_text("utf-8"))

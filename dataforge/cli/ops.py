@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import inspect
 import json
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import polars as pl
 import typer
@@ -21,9 +20,13 @@ from rich.table import Table
 
 from ..compose import mix, split
 from ..fileio import write_text_atomic
-from ..formats.api import iter_load, open_writer
+from ..formats.api import count_rows, iter_load, open_writer
 from ..ops import registry
-from ..ops.chain import RejectedWriter, build_ops, iter_apply
+from ..errors import UserError
+from ..ops.chain import build_ops, iter_apply
+from ..progress import track_rows
+from ..outputs import OutputLock, claim_folder, prepare_outputs
+from ..rejects import RejectedWriter, rejected_folder
 from ..schemas import empty_table
 from .app import app
 
@@ -37,13 +40,13 @@ Generated from the registry by `dataforge ops --markdown --output docs/ops/READM
 edit the op's docstring and `Config` field descriptions, then regenerate.
 
 An operator maps a table of canonical records to kept + rejected rows + stats; rows in =
-kept + rejected for every op (tests/test_op_contract.py checks it for each registered op).
+kept + rejected for every op (tests/dataforge/ops/test_contract.py checks it for each registered op).
 
 ## Running a chain
 
 * CLI: `dataforge apply IN OUT --op NAME[:k=v,...] --op ...` reads any supported format
   shard by shard, writes OUT (canonical Parquet by default, `--to FORMAT` for others),
-  writes every removed row to `rejected/` beside OUT (one Parquet file per stage,
+  writes every removed row to `<OUT stem>.rejected/` beside OUT (one Parquet file per stage,
   `NN-<stage>.parquet`, with `stage`, `reason`, `field`, `detail` columns; reader
   rejections are stage `read:<format>`), and prints per-stage stats.
 * Python: `dataforge.apply(df_or_shards, ops) -> ChainResult(kept, rejected, stats)`.
@@ -163,18 +166,6 @@ def print_stats(stats: list[dict[str, Any]], console: Console) -> None:
                 console.print(f"[bold]{s['op']}[/bold] {key}: {_short(value)}", soft_wrap=True)
 
 
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Bad input or parameters (unknown op, unreadable or missing file, impossible mix): a
-    red message and exit code 2 instead of a traceback; nothing half-written is left behind."""
-    try:
-        yield
-    except (KeyError, ValueError, OSError) as exc:  # FormatError and pydantic errors are ValueErrors
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        Console(stderr=True).print(f"[red]{escape(str(message))}[/red]")
-        raise typer.Exit(2) from exc
-
-
 @app.command("apply")
 def apply_cmd(
     input: Path = typer.Argument(..., exists=True, help="input file (any supported format)"),
@@ -182,36 +173,47 @@ def apply_cmd(
     op: list[str] = typer.Option(..., "--op", help="op spec NAME[:k=v,...]; repeat, in order"),
     from_format: Optional[str] = typer.Option(None, "--from", help="input format (default: detect)"),
     to_format: str = typer.Option("canonical", "--to", help="output format"),
-    rejected_dir: Optional[Path] = typer.Option(None, "--rejected", help="rejected folder (default: beside OUT)"),
+    rejected_dir: Optional[Path] = typer.Option(None, "--rejected", help="rejected folder (default: <OUT stem>.rejected/ beside OUT)"),
     stats_json: Optional[Path] = typer.Option(None, "--stats-json", help="also write the stats as JSON"),
     shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard"),
     strict: bool = typer.Option(False, "--strict", help="fail on the first unreadable row"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write"),
 ) -> None:
-    """Run a chain of ops over IN, write kept rows to OUT and rejected rows to rejected/."""
-    folder = rejected_dir or output.parent / "rejected"
-    with _user_errors():
-        ops = build_ops(op)  # a typo fails here, before any data is read
-        with RejectedWriter(folder) as sink:
-            kept, stats = iter_apply(iter_load(input, from_format, strict=strict, shard_rows=shard_rows), ops, sink)
+    """Run a chain of ops over IN, write kept rows to OUT and rejected rows beside it."""
+    folder = rejected_dir or rejected_folder(output)
+    ops = build_ops(op)  # a typo fails here, before any data is read
+    template_file = _template_file(output) if any(o.name == "template.lint" for o in ops) else None
+    prepare_outputs([input], files=[output, stats_json, template_file], folders=[folder], overwrite=overwrite)
+    with OutputLock(output):
+        sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
+        with sink:
+            shards = track_rows(iter_load(input, from_format, strict=strict, shard_rows=shard_rows),
+                                f"{input.name}: {' → '.join(o.name for o in ops)}", count_rows(input))
+            kept, stats = iter_apply(shards, ops, sink)
             with open_writer(output, to_format) as writer:
                 for shard in kept:
                     writer.write(shard)
     all_stats = stats()
     print_stats(all_stats, Console())
-    _write_patched_template(all_stats, output)
+    _write_patched_template(all_stats, template_file)
     if stats_json:
         write_text_atomic(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
     n_kept = next((s["rows_kept"] for s in reversed(all_stats)), 0)
-    Console(stderr=True).print(f"kept {n_kept} rows -> {output}; rejected {sum(sink.counts.values())} -> {folder}/")
+    where = f" -> {folder}/" if sink.total else ""
+    Console(stderr=True).print(f"kept {n_kept} rows -> {output}; rejected {sink.total}{where}")
 
 
-def _write_patched_template(stats: list[dict[str, Any]], output: Path) -> None:
+def _template_file(output: Path) -> Path:
+    """Where ``template.lint``'s patched chat template goes: ``OUT-stem.chat_template.jinja``."""
+    return output.with_name(f"{output.stem}.chat_template.jinja")
+
+
+def _write_patched_template(stats: list[dict[str, Any]], path: Path | None) -> None:
     """template.lint found a template without {% generation %} markers and patched it:
-    write the patch beside OUT (``OUT-stem.chat_template.jinja``), ready for
-    ``dataforge train sft --set chat_template=...`` or TRL's ``chat_template_path``."""
+    write the patch beside OUT, ready for ``dataforge train sft --set chat_template=...``
+    or TRL's ``chat_template_path``."""
     for s in stats:
-        if s.get("patched_template"):
-            path = output.with_name(f"{output.stem}.chat_template.jinja")
+        if path is not None and s.get("patched_template"):
             write_text_atomic(path, s["patched_template"])
             Console(stderr=True).print(f"{s['op']}: patched chat template -> {path}")
             return
@@ -245,13 +247,18 @@ def split_cmd(
     seed: int = typer.Option(0, "--seed"),
     from_format: Optional[str] = typer.Option(None, "--from", help="input format (default: detect)"),
     to_format: str = typer.Option("canonical", "--to", help="output format"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="write into an existing folder posttrain did not create"),
 ) -> None:
     """Split IN into OUTDIR/train and OUTDIR/test, stratified and seeded."""
-    with _user_errors(), RejectedWriter(outdir / "rejected") as sink:
-        df = _read_all(input, from_format, sink)
-        result = split(df, test_ratio, stratify=None if stratify.lower() == "none" else stratify, seed=seed)
-        _write(result.train, outdir / f"train{_suffix(to_format)}", to_format)
-        _write(result.test, outdir / f"test{_suffix(to_format)}", to_format)
+    parts = {name: outdir / f"{name}{_suffix(to_format)}" for name in ("train", "test")}
+    prepare_outputs([input], files=list(parts.values()), folders=[outdir], overwrite=overwrite)
+    with OutputLock(outdir):
+        claim_folder(outdir, "dataforge split", overwrite=overwrite)
+        with RejectedWriter(outdir / "rejected", overwrite=overwrite, command="dataforge split") as sink:
+            df = _read_all(input, from_format, sink)
+            result = split(df, test_ratio, stratify=None if stratify.lower() == "none" else stratify, seed=seed)
+            _write(result.train, parts["train"], to_format)
+            _write(result.test, parts["test"], to_format)
     table = Table(title=f"split {input.name} (seed {seed}, test ratio {test_ratio})")
     for col in ("stratum", "train", "test"):
         table.add_column(col)
@@ -285,13 +292,19 @@ def mix_cmd(
     replace: bool = typer.Option(False, "--replace", help="allow sampling with replacement (upsampling)"),
     shuffle: bool = typer.Option(True, "--shuffle/--no-shuffle"),
     to_format: str = typer.Option("canonical", "--to", help="output format"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write"),
 ) -> None:
     """Weighted mix of several inputs (e.g. new data + replay of old), seeded."""
     specs = [_parse_input(s) for s in input]
     names = [n for n, _, _ in specs]
     if len(set(names)) != len(names):
         raise typer.BadParameter(f"input names must differ, got {names}; use name=path:weight")
-    with _user_errors(), RejectedWriter(output.parent / "rejected") as sink:
+    missing = [str(p) for _, p, _ in specs if not p.is_file()]
+    if missing:
+        raise UserError(f"mix: no such input file: {', '.join(missing)}")
+    folder = rejected_folder(output)
+    prepare_outputs([p for _, p, _ in specs], files=[output], folders=[folder], overwrite=overwrite)
+    with OutputLock(output), RejectedWriter(folder, overwrite=overwrite, command="dataforge mix") as sink:
         frames = {n: _read_all(p, None, sink) for n, p, _ in specs}
         result = mix(frames, {n: w for n, _, w in specs}, size=size, seed=seed, replace=replace, shuffle=shuffle)
         _write(result.mixed, output, to_format)

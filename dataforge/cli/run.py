@@ -6,10 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from ..recipe import RecipeError, RecipeRunner, load_recipe
+from ..recipe import RecipeRunner, load_recipe
 from .app import app
 
 
@@ -18,16 +17,13 @@ def run_recipe(
     recipe: Path = typer.Argument(..., exists=True, dir_okay=False, help="recipe YAML file"),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="parent folder of run folders"),
     force: bool = typer.Option(False, "--force", help="rerun stages even when up to date"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="use an existing run folder posttrain did not create"),
 ) -> None:
     """Run a recipe: data (read, ops, split) then eval; finished stages are skipped."""
     console = Console(stderr=True)
-    try:
-        spec, folder = load_recipe(recipe)
-    except RecipeError as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]")
-        raise typer.Exit(2) from exc
+    spec, folder = load_recipe(recipe)
     runner = RecipeRunner(spec, folder, runs_dir, log=lambda m: console.print(m, markup=False, highlight=False))
-    outcomes = runner.run(force=force)
+    outcomes = runner.run(force=force, overwrite=overwrite)
     table = Table(title=f"run {spec.name} -> {runner.run_dir}")
     for col in ("stage", "status", "seconds", "key results"):
         table.add_column(col)

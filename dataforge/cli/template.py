@@ -18,9 +18,10 @@ import typer
 from rich.console import Console
 
 from .. import chat_template as ct
-from ..errors import UnsafeOutputError, UserError
+from ..errors import UserError
 from ..fileio import write_text_atomic
 from ..models import DEFAULT_CAUSAL_LM
+from ..outputs import prepare_outputs
 from .app import app, sub_app
 
 template_app = sub_app("Chat templates for training: patch in {% generation %} markers.")
@@ -54,10 +55,10 @@ def patch_cmd(
                                             help="patch this template file instead of the model's"),
     check: Optional[Path] = typer.Option(None, "--check", exists=True, dir_okay=False,
                                          help="records to prove the template on (any format dataforge reads)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an output file posttrain did not write"),
 ) -> None:
     """Write the model's chat template with {% generation %} markers (for assistant-only loss)."""
-    if template is not None and output.resolve() == template.resolve():
-        raise UnsafeOutputError(f"{output} is the input template; write the patched one elsewhere")
+    prepare_outputs([template, check], files=[output], overwrite=overwrite)
     tokenizer = ct.load_tokenizer(model)
     original = template.read_text(encoding="utf-8") if template is not None else tokenizer.chat_template
     try:

@@ -10,6 +10,7 @@ ETA, and the summary prints at the end. The same command runs in every process o
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -17,9 +18,9 @@ from typing import Any, Mapping, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .. import progress
 from ..models import DEFAULT_CAUSAL_LM
 from .app import app, sub_app
 from .registries import print_registry
@@ -31,36 +32,33 @@ app.add_typer(train_app, name="train")
 _LIVE_KEYS = ("loss", "reward", "kl", "rewards/accuracies", "accuracy", "grad_norm")
 
 
-class RichProgress:
-    """A :class:`backends.TrainProgress` as a rich progress bar on stderr."""
+class BarProgress:
+    """A :class:`backends.TrainProgress` on ``dataforge.progress`` (the toolkit's one live
+    display): steps, steps/s, ETA, and the latest loss / reward / KL after the bar."""
 
-    def __init__(self, console: Console) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[metrics]}"),
-            console=console, transient=False,
-        )
-        self.task: Any = None
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._advance: Any = None
+        self._done = 0
         self.metrics: dict[str, float] = {}
 
     def start(self, total_steps: int, description: str) -> None:
-        if self.task is None:
-            self.progress.start()
-            self.task = self.progress.add_task(description, total=max(total_steps, 1), metrics="")
+        if self._advance is None:
+            self._advance = self._stack.enter_context(
+                progress.task(f"train {description}", total=max(total_steps, 1), unit="steps"))
 
     def update(self, step: int, logs: Mapping[str, Any]) -> None:
-        if self.task is None:
+        if self._advance is None:
             return
         for key in _LIVE_KEYS:
             value = logs.get(key)
             if isinstance(value, (int, float)):
                 self.metrics[key] = float(value)
-        shown = "  ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
-        self.progress.update(self.task, completed=step, metrics=shown)
+        self._advance(max(step - self._done, 0), status="  ".join(f"{k}={v:.4g}" for k, v in self.metrics.items()))
+        self._done = max(self._done, step)
 
     def finish(self) -> None:
-        if self.task is not None:
-            self.progress.stop()
+        self._stack.close()
 
 
 def _fmt(value: Any) -> str:
@@ -121,13 +119,12 @@ def _register_stage(stage: str) -> None:
 
         _quiet_library_bars()
         stage_cfg = backends.stage_config(stage, file=config, sets=sets)
-        console = Console(stderr=True)
-        progress = RichProgress(console)
+        bar = BarProgress()
         try:
             artifacts = backends.train(stage_cfg, data, model, output, backend=backend, eval_data=eval_data or None,
-                                       progress=progress)
+                                       progress=bar)
         finally:
-            progress.finish()
+            bar.finish()
         if artifacts.summary:  # empty on the non-main processes of a distributed run
             print_summary(artifacts, Console())
 

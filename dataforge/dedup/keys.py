@@ -21,7 +21,7 @@ from typing import Literal
 
 import polars as pl
 
-from ..ops.exprs import MESSAGE_LISTS, conversation_text
+from ..schemas.exprs import MESSAGE_LISTS, conversation_text
 
 KeyMode = Literal["prompt", "conversation", "record"]
 

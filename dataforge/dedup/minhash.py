@@ -11,7 +11,7 @@ one uint32 array, so the scheme is three numpy steps over that array:
 
 The permutation parameters come from ``datasketch.MinHash`` itself, so a signature here
 equals ``datasketch.MinHash(num_perm, seed)`` updated with the same 32-bit input hashes
-(``hashfunc`` returning them), value for value; ``tests/test_dedup.py`` checks it.
+(``hashfunc`` returning them), value for value; ``tests/dataforge/ops/test_dedup.py`` checks it.
 Documents without shingles get datasketch's empty signature (all ``2^32 - 1``).
 """
 

@@ -151,9 +151,9 @@ class Format:
         return set(plan.columns)
 
 
-#: every format adapter (an instance per format): built-ins in ``dataforge.formats``,
+#: every format adapter (an instance per format): built-ins in ``dataforge.formats.adapters``,
 #: plug-ins under the ``posttrain.formats`` entry-point group
-FORMATS: Registry[Format] = Registry("format", group="posttrain.formats", packages=("dataforge.formats",))
+FORMATS: Registry[Format] = Registry("format", group="posttrain.formats", packages=("dataforge.formats.adapters",))
 
 
 def register_format(cls: type[Format]) -> type[Format]:

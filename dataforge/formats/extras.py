@@ -15,7 +15,7 @@ import re
 import polars as pl
 
 from . import jsontext
-from .objects import EXTRAS_JSON
+from .readers.objects import EXTRAS_JSON
 
 PASSTHROUGH = ("id", "source", "meta")
 

@@ -19,19 +19,14 @@ first shard's value (a one-time report such as a template diagnosis).
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import tempfile
+import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import polars as pl
-import pyarrow.parquet as pq
 import yaml
 
-from ..fileio import AtomicOutput
+from ..errors import ConfigError
 from ..schemas.record import conform, empty_table
 from ..schemas.rejected import conform_rejected, empty_rejected
 from .base import Operator, make_op
@@ -46,6 +41,18 @@ class ChainResult:
     kept: pl.DataFrame
     rejected: pl.DataFrame
     stats: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def stats_frame(self) -> pl.DataFrame:
+        """The per-stage stats as a table: stage, rows in/kept/rejected, seconds, reasons."""
+        return pl.DataFrame(
+            [{"stage": s["op"], "rows_in": s["rows_in"], "rows_kept": s["rows_kept"],
+              "rows_rejected": s["rows_rejected"], "seconds": float(s.get("seconds", 0.0)),
+              "reasons": json.dumps(s.get("reasons", {}), ensure_ascii=False, sort_keys=True)}
+             for s in self.stats],
+            schema={"stage": pl.String, "rows_in": pl.Int64, "rows_kept": pl.Int64, "rows_rejected": pl.Int64,
+                    "seconds": pl.Float64, "reasons": pl.String},
+        )
 
 
 # -- op specs ---------------------------------------------------------------------------
@@ -84,22 +91,35 @@ def parse_op_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if isinstance(spec, Mapping):
         params = dict(spec)
         if "op" not in params:
-            raise ValueError(f"op spec {spec!r} needs an `op:` key naming the operator")
+            raise ConfigError(f"op spec {dict(spec)!r} needs an `op:` key naming the operator")
         return str(params.pop("op")), params
+    if not isinstance(spec, str):
+        raise ConfigError(f"op spec {spec!r}: expected \"NAME[:k=v,...]\" or a mapping with `op:`")
     name, _, rest = spec.partition(":")
     params: dict[str, Any] = {}
     for item in _split_top_level(rest):
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
-            raise ValueError(f"op spec {spec!r}: expected k=v, got {item!r}")
-        params[key.strip()] = yaml.safe_load(value) if value.strip() else None
+            raise ConfigError(f"op spec {spec!r}: expected k=v, got {item!r}")
+        try:
+            params[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"op spec {spec!r}: value of {key.strip()!r} is not valid YAML: {problem}") from None
     if not name.strip():
-        raise ValueError(f"op spec {spec!r} names no operator")
+        raise ConfigError(f"op spec {spec!r} names no operator")
     return name.strip(), params
 
 
-def build_ops(ops: Sequence[Operator | str | Mapping[str, Any]]) -> list[Operator]:
-    """Instantiate every op of a chain up front, so a typo fails before any data is read."""
+OpSpec = Operator | str | Mapping[str, Any]
+
+
+def build_ops(ops: OpSpec | Sequence[OpSpec]) -> list[Operator]:
+    """Instantiate every op of a chain up front, so a typo fails before any data is read.
+
+    One op may be given alone (``"normalize"``, ``{"op": ...}`` or an ``Operator``)."""
+    if isinstance(ops, (str, Mapping, Operator)):
+        ops = [ops]
     built = []
     for spec in ops:
         if isinstance(spec, Operator):
@@ -169,9 +189,12 @@ RejectSink = Callable[[int, str, pl.DataFrame], None]
 def _source_shards(
     source: Any, book: _StatsBook, on_rejected: RejectSink
 ) -> Iterator[pl.DataFrame]:
-    """Canonical shards from a frame, frames, or ``LoadResult``s (reader rejections kept)."""
-    items = [source] if isinstance(source, pl.DataFrame) else source
+    """Canonical shards from a frame or lazy frame, several of them, or ``LoadResult``s
+    (reader rejections kept)."""
+    items = [source] if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else source
     for item in items:
+        if isinstance(item, pl.LazyFrame):
+            item = item.collect()
         if isinstance(item, pl.DataFrame):
             yield conform(item)
             continue
@@ -211,7 +234,7 @@ def _run_op(
 
 def iter_apply(
     source: Any,
-    ops: Sequence[Operator | str | Mapping[str, Any]],
+    ops: OpSpec | Sequence[OpSpec],
     on_rejected: RejectSink,
 ) -> tuple[Iterator[pl.DataFrame], Callable[[], list[dict[str, Any]]]]:
     """Stream ``source`` through ``ops``; returns (kept shards, a stats getter).
@@ -228,9 +251,7 @@ def iter_apply(
     return (s for s in stream if s.height), book.as_list
 
 
-def apply(
-    df_or_shards: Any, ops: Sequence[Operator | str | Mapping[str, Any]]
-) -> ChainResult:
+def apply(df_or_shards: Any, ops: OpSpec | Sequence[OpSpec]) -> ChainResult:
     """Run ``ops`` in order over a frame, frames, or ``LoadResult``s; collect everything.
 
     >>> result = apply(df, ["normalize", "dedup.exact", {"op": "dedup.near", "threshold": 0.8}])
@@ -246,62 +267,4 @@ def apply(
     )
 
 
-# -- rejected rows on disk --------------------------------------------------------------
-
-
-class RejectedWriter(AtomicOutput):
-    """Streams rejected rows into ``folder/``, one Parquet file per chain stage.
-
-    Files are named ``NN-<stage>.parquet`` (``00-read_jsonl``, ``03-dedup.near``...), so
-    they sort in chain order and the same op twice in a chain does not collide. Everything
-    is written into a temporary sibling folder that replaces ``folder`` on ``close()``:
-    a crashed run never leaves a half-written or stale mix of old and new rejections.
-    Use as ``on_rejected`` callback of ``iter_apply``.
-    """
-
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.tmp-", dir=self.folder.parent))
-        self._writers: dict[tuple[int, str], pq.ParquetWriter] = {}
-        self.counts: dict[str, int] = {}
-
-    def __call__(self, position: int, stage: str, rows: pl.DataFrame) -> None:
-        key = (position, stage)
-        table = rows.to_arrow()
-        if key not in self._writers:
-            safe = re.sub(r"[^\w.-]+", "_", stage)
-            self._writers[key] = pq.ParquetWriter(self._tmp / f"{position:02d}-{safe}.parquet", table.schema)
-        self._writers[key].write_table(table)
-        self.counts[stage] = self.counts.get(stage, 0) + rows.height
-
-    def close(self) -> None:
-        """Finish the files and swap the folder into place."""
-        for writer in self._writers.values():
-            writer.close()
-        old = self.folder.with_name(f".{self.folder.name}.old-{os.getpid()}")
-        if self.folder.exists():
-            os.replace(self.folder, old)
-        os.replace(self._tmp, self.folder)
-        shutil.rmtree(old, ignore_errors=True)
-
-    def abort(self) -> None:
-        """Drop everything written (the previous folder, if any, stays as it was)."""
-        for writer in self._writers.values():
-            writer.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
-
-
-
-def read_rejected(folder: str | os.PathLike[str]) -> pl.DataFrame:
-    """All rejected rows of a ``RejectedWriter`` folder, in chain order (empty if none)."""
-    files = sorted(Path(folder).glob("*.parquet"))
-    if not files:
-        return empty_rejected()
-    return pl.concat([conform_rejected(pl.read_parquet(f)) for f in files], how="vertical")
-
-
-__all__ = [
-    "ChainResult", "RejectedWriter", "apply", "build_ops", "iter_apply", "merge_stats",
-    "parse_op_spec", "read_rejected",
-]
+__all__ = ["ChainResult", "apply", "build_ops", "iter_apply", "merge_stats", "parse_op_spec"]

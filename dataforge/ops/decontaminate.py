@@ -28,9 +28,10 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
+from ..errors import MissingFileError
+from ..schemas.exprs import conversation_text
 from ..text import UNSEGMENTED, normalize_for_matching, shingle_hashes
 from .base import Operator, OpConfig, OpResult, register_op
-from .exprs import conversation_text
 
 _WORD_RE = rf"[[\p{{L}}\p{{N}}\p{{M}}]--[{UNSEGMENTED}]]+"
 _NOT_CJK_RE = rf"[^{UNSEGMENTED}]"
@@ -79,7 +80,7 @@ def _read_eval_texts(path: str, fmt: str | None) -> tuple[list[str], list[str]]:
     any format ``dataforge.formats`` reads (id = record id; text = user + assistant turns)."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"eval set {path!r} does not exist")
+        raise MissingFileError(f"eval set {path!r} does not exist")
     if p.suffix.lower() == ".txt" and fmt is None:
         numbered = [(i, line) for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
         return [f"{p.name}:{i}" for i, _ in numbered], [line for _, line in numbered]

@@ -21,9 +21,9 @@ from pydantic import Field, model_validator
 from ..dedup.keys import KeyMode, key_text
 from ..dedup.lsh import NearDupIndex, lsh_params
 from ..dedup.minhash import signatures
+from ..schemas.exprs import record_text
 from ..text import Tokenization, nfkc, normalize_for_matching, shingle_hashes
 from .base import Operator, OpConfig, OpResult, register_op
-from .exprs import record_text
 
 
 class _KeyConfig(OpConfig):

@@ -37,9 +37,9 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
+from ..schemas.exprs import MESSAGE_LISTS, map_contents
 from ..schemas.rejected import empty_rejected
 from .base import Operator, OpConfig, OpResult, register_op
-from .exprs import MESSAGE_LISTS, map_contents
 
 _NEWLINES = r"\r\n?|[\x{85}\x{2028}\x{2029}]"
 _CONTROL = r"[\x00-\x08\x0B-\x1F\x7F-\x9F\x{AD}\x{200B}\x{2060}\x{FEFF}\x{FDD0}-\x{FDEF}]"

@@ -22,10 +22,10 @@ from ..pii.entities import (
     NER_ENTITIES,
     PATTERN_ENTITIES,
 )
+from ..schemas.exprs import MESSAGE_LISTS
 from ..schemas.record import ROLES
 from ..schemas.rejected import empty_rejected
 from .base import OpConfig, Operator, OpResult, register_op
-from .exprs import MESSAGE_LISTS
 
 
 def _ner_hint(names: list[str]) -> str:

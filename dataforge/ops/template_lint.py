@@ -26,8 +26,6 @@ prompt + rejected); it fails if either rendering fails.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,15 +35,18 @@ import polars as pl
 from pydantic import Field
 
 from .. import chat_template as ct
+from ..chat_template.checks import (
+    conversation_views, conversion_check, convert_views, double_encoding_check, eos_check, mask_check,
+    no_failures, render_check, special_token_check, tools_check,
+)
 from ..models import DEFAULT_CAUSAL_LM
 from ..schemas.record import COLUMNS
 from .base import Operator, OpConfig, OpResult, register_op
-from .exprs import MESSAGE_LISTS, conversation_text, turn_texts
 
 #: Reasons in priority order: a record failing several checks is rejected for the first.
 REASONS = (
     "invalid_tools_json", "invalid_tool_call_arguments", "special_token_in_content",
-    "template_render_error", "tools_not_rendered", "missing_eos", "empty_assistant_mask",
+    "template_render_error", "tools_not_rendered", "double_encoded_json", "missing_eos", "empty_assistant_mask",
     "too_long",
 )
 _ID_CAP = 50
@@ -73,6 +74,7 @@ class TemplateLint(Operator):
 
     Reasons, first match wins: ``invalid_tools_json``, ``invalid_tool_call_arguments``,
     ``special_token_in_content``, ``template_render_error``, ``tools_not_rendered``,
+    ``double_encoded_json`` (JSON rendered as an escaped string: arguments encoded twice),
     ``missing_eos``, ``empty_assistant_mask`` (template with markers, or
     ``patch_template: true``), ``too_long``. A template without ``{% generation %}``
     markers is reported once in the stats with a patched template (checked byte-identical on
@@ -139,18 +141,19 @@ class TemplateLint(Operator):
     def process(self, records: pl.DataFrame) -> OpResult:
         setup = self._template_setup()
         frame = records.with_row_index("_row")
-        checks = [_special_token_check(frame, setup.specials)]
-        views = _views(frame)
-        convs, conv_errors, tools = _convert(views)
+        checks = [special_token_check(frame, setup.specials)]
+        views = conversation_views(frame)
+        convs, conv_errors, tools = convert_views(views)
         rendered = self._render_views(views, convs, conv_errors, tools, setup)
         checks += [
-            _conversion_check(rendered),
-            _render_check(rendered),
-            _tools_check(rendered, tools),
-            _eos_check(rendered, setup.eos),
+            conversion_check(rendered),
+            render_check(rendered),
+            tools_check(rendered, tools),
+            double_encoding_check(rendered),
+            eos_check(rendered, setup.eos),
         ]
         if setup.check_mask:
-            checks.append(_mask_check(rendered))
+            checks.append(mask_check(rendered))
         lengths = rendered.group_by("_row").agg(pl.col("_tokens").max().alias("_tokens"))
         frame = frame.join(lengths, on="_row", how="left", maintain_order="left")
         stats = self._length_stats(frame)
@@ -235,7 +238,7 @@ class TemplateLint(Operator):
         mode = self.config.on_overflow
         if mode == "keep":
             stats["overflow_kept"] = frame.filter(over).height
-            return frame, _no_failures()
+            return frame, no_failures()
         detail = pl.format("{} tokens > max_seq_len " + str(max_len), pl.col("_tokens"))
         if mode == "drop":
             return frame, frame.filter(over).select(
@@ -310,189 +313,6 @@ class TemplateLint(Operator):
                 report["template_report"] = missing + "A patched template (stats.patched_template) " + verdict
             report["patched_template"] = setup.patched
         return report
-
-
-# -- views: one rendering per record, two per preference record --------------------------------
-
-
-def _views(frame: pl.DataFrame) -> pl.DataFrame:
-    """(record, conversation) pairs to render: prompt + chosen / rejected, else messages."""
-    pref = pl.col("chosen").is_not_null() | pl.col("rejected").is_not_null()
-    base = ["_row", "id", "tools", pl.col("messages").list.len().alias("_n_prompt")]
-    parts = [
-        frame.filter(~pref).select(*base, pl.col("messages").alias("_conv"), pl.lit("messages").alias("_view")),
-        *(
-            frame.filter(pl.col(c).is_not_null()).select(
-                *base, pl.concat_list("messages", c).alias("_conv"), pl.lit(c).alias("_view")
-            )
-            for c in ("chosen", "rejected")
-        ),
-    ]
-    views = pl.concat(parts, how="vertical")
-    last_role = pl.col("_conv").list.eval(pl.element().struct.field("role")).list.last()
-    return views.with_columns((last_role != "assistant").fill_null(True).alias("_prompt_only")).with_row_index("_view_id")
-
-
-def _parse_tools(text: str) -> list[dict[str, Any]] | None:
-    """A ``tools`` value as a list of function schemas, or None when it is not one."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, list) and all(isinstance(t, dict) for t in value) else None
-
-
-def _convert(
-    views: pl.DataFrame,
-) -> tuple[list[Any], list[str | None], dict[str, list[dict[str, Any]] | None]]:
-    """Views -> template-ready conversations, conversion errors, parsed ``tools`` by text.
-
-    Python per message (rendering is per record by nature); ``tools`` is parsed once per
-    distinct value, since a dataset usually offers the same few tool sets.
-    """
-    tools = {t: _parse_tools(t) for t in views["tools"].drop_nulls().unique().to_list()}
-    convs: list[Any] = []
-    errors: list[str | None] = []
-    for msgs, tools_text in zip(views["_conv"].to_list(), views["tools"].to_list()):
-        error = None
-        if tools_text is not None and tools[tools_text] is None:
-            error = "invalid_tools_json: `tools` is not a JSON array of function schemas"
-        try:
-            convs.append(ct.to_hf_conversation(msgs))
-        except ValueError as exc:
-            convs.append([])
-            error = error or f"invalid_tool_call_arguments: {exc}"
-        errors.append(error)
-    return convs, errors, tools
-
-
-# -- checks: each returns (_row, _reason, _detail, _field) for failing records ---------------
-
-
-def _no_failures() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={"_row": pl.UInt32, "_reason": pl.String, "_detail": pl.String, "_field": pl.String}
-    )
-
-
-def _first_per_row(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by("_row", maintain_order=True).first().select("_row", "_reason", "_detail", "_field")
-
-
-def _special_token_check(frame: pl.DataFrame, specials: list[str]) -> pl.DataFrame:
-    """Which records carry a special/added token string in any message content (vectorized)."""
-    if not specials:
-        return _no_failures()
-    parts = []
-    for column in MESSAGE_LISTS:
-        hits = turn_texts(column).list.eval(pl.element().str.contains_any(specials))
-        text = conversation_text(column)
-        parts.append(
-            frame.filter(hits.list.any().fill_null(False)).select(
-                "_row",
-                pl.lit("special_token_in_content").alias("_reason"),
-                pl.format(
-                    "content contains the special token {}; it would tokenize as a control token",
-                    text.str.extract_many(specials).list.first(),
-                ).alias("_detail"),
-                pl.format(f"{column}[{{}}].content", hits.list.arg_max()).alias("_field"),
-            )
-        )
-    return _first_per_row(pl.concat(parts, how="vertical").sort("_row", maintain_order=True))
-
-
-def _conversion_check(rendered: pl.DataFrame) -> pl.DataFrame:
-    """invalid tools JSON / tool-call arguments (found while converting, before rendering)."""
-    bad = rendered.filter(pl.col("_error").str.starts_with("invalid_"))
-    reason = pl.col("_error").str.extract(r"^(\w+): ", 1)
-    return _first_per_row(
-        bad.select(
-            "_row", reason.alias("_reason"),
-            pl.col("_error").str.replace(r"^\w+: ", "").alias("_detail"),
-            pl.when(reason == "invalid_tools_json").then(pl.lit("tools"))
-            .otherwise(pl.col("_error").str.extract(r"(messages\[\d+\]\.tool_calls\[\d+\]\.arguments)", 1))
-            .alias("_field"),
-        )
-    )
-
-
-def _render_check(rendered: pl.DataFrame) -> pl.DataFrame:
-    bad = rendered.filter(pl.col("_error").is_not_null() & ~pl.col("_error").str.starts_with("invalid_"))
-    return _first_per_row(
-        bad.select(
-            "_row", pl.lit("template_render_error").alias("_reason"),
-            pl.format("chat template raised {}", pl.col("_error")).alias("_detail"),
-            pl.lit(None, dtype=pl.String).alias("_field"),
-        )
-    )
-
-
-def _tools_check(rendered: pl.DataFrame, tools: dict[str, Any]) -> pl.DataFrame:
-    """Offered tools and tool calls must appear (by function name) in the rendering."""
-    ok = rendered.filter(pl.col("_text").is_not_null())
-    names_of = pl.DataFrame(
-        {
-            "tools": list(tools),
-            "_name": [[(t.get("function") or t).get("name") for t in v or []] for v in tools.values()],
-        },
-        schema={"tools": pl.String, "_name": pl.List(pl.String)},
-    )
-    offered = ok.join(names_of, on="tools", how="inner").select(
-        "_row", "_text", "_name", pl.lit("tools").alias("_field"), pl.lit("offered tool").alias("_what"),
-    )
-    called = ok.select(
-        "_row", "_text",
-        pl.col("_conv").list.eval(
-            pl.element().struct.field("tool_calls").list.eval(pl.element().struct.field("name")).explode()
-        ).alias("_name"),
-        pl.lit("messages.tool_calls").alias("_field"), pl.lit("tool call").alias("_what"),
-    )
-    names = pl.concat([offered, called], how="vertical").explode("_name").drop_nulls("_name")
-    missing = names.filter(~pl.col("_text").str.contains(pl.col("_name"), literal=True))
-    return _first_per_row(
-        missing.select(
-            "_row", pl.lit("tools_not_rendered").alias("_reason"),
-            pl.format("the chat template dropped {} `{}`: it cannot express tools", pl.col("_what"), pl.col("_name")).alias("_detail"),
-            "_field",
-        )
-    )
-
-
-def _eos_check(rendered: pl.DataFrame, eos: str) -> pl.DataFrame:
-    """Each assistant turn's text must be followed (after whitespace) by the EOS token."""
-    turns = (
-        rendered.filter(pl.col("_text").is_not_null())
-        .select("_row", "_text", "_view", "_n_prompt", pl.col("_conv").alias("_turn"))
-        .with_columns(pl.int_ranges(pl.col("_turn").list.len()).alias("_idx"))
-        .explode("_turn", "_idx")
-        .filter(pl.col("_turn").struct.field("role") == "assistant")
-        .with_columns(pl.col("_turn").struct.field("content").fill_null("").str.strip_chars().alias("_c"))
-        .filter(pl.col("_c") != "")
-    )
-    pattern = pl.concat_str(pl.col("_c").str.escape_regex(), pl.lit(r"\s*" + re.escape(eos)))
-    missing = turns.filter(~pl.col("_text").str.contains(pattern))
-    return _first_per_row(
-        missing.select(
-            "_row", pl.lit("missing_eos").alias("_reason"),
-            pl.lit(f"the rendering has no {eos} after this assistant turn: the model would not learn to stop").alias("_detail"),
-            pl.when(pl.col("_idx") < pl.col("_n_prompt"))
-            .then(pl.format("messages[{}].content", pl.col("_idx")))
-            .otherwise(pl.format("{}[{}].content", pl.col("_view"), pl.col("_idx") - pl.col("_n_prompt")))
-            .alias("_field"),
-        )
-    )
-
-
-def _mask_check(rendered: pl.DataFrame) -> pl.DataFrame:
-    has_assistant = pl.col("_conv").list.eval(pl.element().struct.field("role") == "assistant").list.any()
-    bad = rendered.filter(pl.col("_text").is_not_null() & has_assistant & ~pl.col("_has_span"))
-    return _first_per_row(
-        bad.select(
-            "_row", pl.lit("empty_assistant_mask").alias("_reason"),
-            pl.lit("no assistant token falls inside {% generation %}: assistant-only loss would train on nothing").alias("_detail"),
-            pl.lit(None, dtype=pl.String).alias("_field"),
-        )
-    )
 
 
 def _truncation_points(

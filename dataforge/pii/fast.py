@@ -20,7 +20,7 @@ NER recognizers (spaCy) are not re-implemented: their entities go through
 ``AnalyzerEngine.analyze`` restricted to them, on every text of a language with a model.
 With a NER model loaded, presidio also boosts pattern scores by context words; the fast
 path does not, so in that mode scores (never spans of pattern entities) can differ.
-``tests/test_pii_fast.py`` checks results are identical to the analyzer's on a corpus.
+``tests/dataforge/pii/test_fast.py`` checks results are identical to the analyzer's on a corpus.
 """
 
 from __future__ import annotations

@@ -76,7 +76,9 @@ class EvalStage(_Strict):
         default_factory=dict, description="options of the engine, e.g. {batch_size: 8} (checked at load)"
     )
     metrics: list[str] = Field(min_length=1, description="evalkit metric names")
-    metric_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    metric_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per metric, its parameters (docs/reference/metrics.md; checked at load)"
+    )
     generation: GenerationParams = Field(
         default_factory=lambda: GenerationParams(max_new_tokens=128),
         description="sampling parameters, the same for every engine",
@@ -89,11 +91,14 @@ class EvalStage(_Strict):
 
 
 class Recipe(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="run name: the folder under runs/")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        description="run name: the folder under runs/ (letters, digits, _ . -; not starting with a dot)",
+    )
     model: str = Field("smollm2-135m-instruct", description="alias, local path or hub id")
-    description: str = ""
-    data: DataStage
-    eval: EvalStage | None = None
+    description: str = Field("", description="free text, kept in the manifest")
+    data: DataStage = Field(description="read, clean and split the data")
+    eval: EvalStage | None = Field(None, description="generate with a model and score it")
 
 
 class RecipeError(UserError, ValueError):

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from ..fileio import write_json_atomic
+from ..errors import UnsafeOutputError
+from ..fileio import make_temp_dir, write_json_atomic
+from ..outputs import OutputLock, claim_folder, prepare_outputs
+from .manifest import RunManifest, StageRecord
 from .model import Recipe
 from .stages import Stage, StageContext, StageOutcome, plan, versions
 
@@ -40,24 +42,35 @@ class RecipeRunner:
 
     # -- public -------------------------------------------------------------------
 
-    def run(self, force: bool = False) -> list[StageOutcome]:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        ctx = StageContext(self.recipe, self.recipe_dir, self.run_dir, self.log)
+    def run(self, force: bool = False, overwrite: bool = False) -> list[StageOutcome]:
+        """Run every stage that is not up to date; ``force`` reruns them all.
+
+        The run folder must be new, empty or a run folder of ours (``overwrite`` allows a
+        folder posttrain did not create, without deleting anything in it); it must not hold
+        or lie inside the recipe's input files; one process at a time writes it.
+        """
+        inputs = [p for stage in self.stages for p in stage.input_files(self._context())]
+        prepare_outputs(inputs, folders=[self.run_dir], overwrite=overwrite)
+        with OutputLock(self.run_dir):
+            claim_folder(self.run_dir, "dataforge run", overwrite=overwrite)
+            return self._run_all(force)
+
+    def _context(self) -> StageContext:
+        return StageContext(self.recipe, self.recipe_dir, self.run_dir, self.log)
+
+    def _run_all(self, force: bool) -> list[StageOutcome]:
+        ctx = self._context()
         outcomes = []
         for stage in self.stages:
             outcome = self._run_stage(stage, ctx, force)
             ctx.outcomes[stage.name] = outcome
             outcomes.append(outcome)
-        write_json_atomic(
-            self.run_dir / "manifest.json",
-            {
-                "recipe": self.recipe.model_dump(mode="json"),
-                "recipe_dir": str(self.recipe_dir),
-                "versions": versions(),
-                "stages": [o.__dict__ for o in outcomes],
-                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
+        manifest = RunManifest(
+            recipe=self.recipe, recipe_dir=str(self.recipe_dir), versions=versions(),
+            stages=[StageRecord(**o.__dict__) for o in outcomes],
+            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
+        write_json_atomic(self.run_dir / "manifest.json", manifest.model_dump(mode="json"))
         return outcomes
 
     # -- stage machinery ----------------------------------------------------------
@@ -73,15 +86,17 @@ class RecipeRunner:
                 self.log(f"[{name}] up to date ({fingerprint}), skipped")
                 return StageOutcome(name, fingerprint, True, 0.0, done.get("stats", {}),
                                     self._artifact_paths(final, done))
+        if final.exists() and not marker.is_file():
+            raise UnsafeOutputError(f"{final} exists but is not a stage output of posttrain; move it away")
         self.log(f"[{name}] running ({fingerprint}): {stage.describe()}")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=self.run_dir))
+        tmp = make_temp_dir(final)
         start = time.perf_counter()
         try:
             result = stage.run(ctx, tmp)
             seconds = time.perf_counter() - start
             write_json_atomic(tmp / STAGE_FILE, {"fingerprint": fingerprint, "seconds": seconds,
                                                  **result})
-            if final.exists():
+            if final.exists():  # an earlier output of this stage (it has our _stage.json)
                 shutil.rmtree(final)
             os.replace(tmp, final)
         finally:

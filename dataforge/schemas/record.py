@@ -25,6 +25,8 @@ from typing import Any, Iterable
 import polars as pl
 import pyarrow as pa
 
+from ..errors import DataError
+
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
 
 TOOL_CALL_TYPE = pa.struct(
@@ -90,10 +92,10 @@ def conform(df: pl.DataFrame) -> pl.DataFrame:
     """
     extra = [c for c in df.columns if c not in POLARS_SCHEMA]
     if extra:
-        raise ValueError(f"not canonical columns: {extra}; move them into `meta`")
+        raise DataError(f"not canonical columns: {extra}; move them into `meta`")
     missing = [c for c in ("id", "messages") if c not in df.columns]
     if missing:
-        raise ValueError(f"canonical table lacks required column(s) {missing}")
+        raise DataError(f"canonical table lacks required column(s) {missing}")
     exprs = []
     for name, dtype in POLARS_SCHEMA.items():
         if name in df.columns:

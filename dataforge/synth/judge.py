@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import dataforge
 
+from ..errors import ConfigError
 from .engines.base import Engine, GenerationParams, GenerationRequest
 from .verdicts import A, B, TIE, parse_pairwise, parse_score
 
@@ -52,7 +53,7 @@ def load_template(template: str | os.PathLike[str] | None, default: str, require
     text = path.read_text(encoding="utf-8")
     missing = [f for f in required if "{" + f + "}" not in text]
     if missing:
-        raise ValueError(f"judge template {path} lacks the field(s) {', '.join('{' + f + '}' for f in missing)}")
+        raise ConfigError(f"judge template {path} lacks the field(s) {', '.join('{' + f + '}' for f in missing)}")
     return text
 
 
@@ -267,7 +268,7 @@ class PointwiseJudge(_Judge):
         retry_temperature: float = 0.7,
     ) -> None:
         if scale[0] >= scale[1]:
-            raise ValueError(f"scale must be (low, high) with low < high, got {scale}")
+            raise ConfigError(f"scale must be (low, high) with low < high, got {scale}")
         super().__init__(engine, template, "pointwise.txt", ("question", "answer"), rubric,
                          params, retries, retry_temperature)
         self.scale = scale

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dataforge.outputs import claim_folder
+
 from ..compare import Comparison
 from ..store import write_bytes, write_json, write_text
 from .html import render_html
@@ -23,9 +25,10 @@ from .markdown import render_markdown
 from .plots import all_plots
 
 
-def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]:
-    """Render every report file into ``out_dir``; returns name -> path."""
-    out = Path(out_dir)
+def write_report(comparison: Comparison, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
+    """Render every report file into ``out_dir`` (new, empty or an earlier report folder;
+    ``overwrite`` allows another folder); returns name -> path."""
+    out = claim_folder(out_dir, "evalkit compare", overwrite=overwrite)
     plots = all_plots(comparison)
     files: dict[str, Path] = {}
     for stem, png in plots.items():

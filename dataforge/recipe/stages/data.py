@@ -32,7 +32,8 @@ class Data(Stage):
     def run(self, ctx: StageContext, out: Path) -> dict[str, Any]:
         from ...compose import split
         from ...formats.api import iter_load
-        from ...ops.chain import RejectedWriter, iter_apply
+        from ...ops.chain import iter_apply
+        from ...rejects import RejectedWriter
         from ...schemas import empty_table
 
         spec = self.spec

@@ -29,6 +29,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 
 from ... import models
+from ...errors import ConfigError
 from ...chat_template import to_hf_conversation
 from . import register_engine
 from .base import Engine, Generation, GenerationParams, GenerationRequest, request_seed
@@ -143,7 +144,7 @@ class TransformersEngine(Engine):
     ) -> None:
         super().__init__(model or models.DEFAULT_CAUSAL_LM)
         if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+            raise ConfigError("engine 'transformers': batch_size must be >= 1")
         self.path = models.resolve(model)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -151,7 +152,7 @@ class TransformersEngine(Engine):
         if dtype == "auto":
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
         if dtype not in _DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
+            raise ConfigError(f"engine 'transformers': unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
         self.dtype = _DTYPES[dtype]
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(

@@ -1,0 +1,159 @@
+"""Files -> shards of raw rows, with bounded memory and every bad row located.
+
+Supported inputs: JSON Lines (``.jsonl``/``.ndjson``), JSON (an array of objects, or
+JSON Lines under a ``.json`` name), Parquet, CSV; any of them gzip'd (``.gz``).
+
+* JSONL is read in blocks of ``shard_rows`` lines (:mod:`jsonl`).
+* Parquet is read by record batches, CSV by Arrow's streaming reader (:mod:`tabular`).
+* A JSON array has no line structure to stream, so it is parsed whole (use JSONL for
+  files larger than memory); it is then processed in shards like the others.
+
+Row numbers are 1-based: the line for JSONL (blank lines count, so they match an
+editor), the element for JSON arrays, the data row (header excluded) for CSV/Parquet.
+CSV cells are text; nested fields (``conversations``, ``history``...) are JSON text in a
+cell, and an empty cell reads as null.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..base import FormatError, Plan, Sample, json_kind
+from .conform import Conformed, conform
+from .jsonl import iter_line_blocks, jsonl_shard
+from .objects import objects_to_frame
+from .shard import RawShard
+from .tabular import csv_frames, typed_shard
+from .textio import file_kind, open_binary
+
+SAMPLE_ROWS = 100
+
+
+# -- samples (detection and planning) -----------------------------------------------------
+
+def sample(path: Path, n: int = SAMPLE_ROWS) -> Sample:
+    """The first ``n`` parseable rows as Python objects (bad rows are skipped here)."""
+    kind = file_kind(path)
+    if kind == "jsonl":
+        rows: list[dict[str, Any]] = []
+        with open_binary(path) as f:
+            for i, line in enumerate(f):
+                if len(rows) >= n or i > 50 * n:
+                    break
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict):
+                    rows.append(obj)
+        return Sample(rows)
+    if kind == "json":
+        return Sample([o for o in _json_array_head(path, n) if isinstance(o, dict)])
+    if kind == "parquet":
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=n), None)
+        rows = batch.to_pylist() if batch is not None else []
+    else:
+        frame = next(csv_frames(path, n), None)
+        rows = frame.head(n).to_dicts() if frame is not None else []
+    # nested fields stored as JSON text (every CSV, some Parquet files) are read as such
+    # (see tabular.typed_shard), so detection looks at the decoded values
+    return Sample([{k: _maybe_json(v) for k, v in r.items()} for r in rows])
+
+
+def _maybe_json(v: Any) -> Any:
+    if isinstance(v, str) and v[:1] in ("[", "{"):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
+
+
+def _json_array_head(path: Path, n: int) -> list[Any]:
+    with open_binary(path) as f:
+        text = f.read(16 << 20).decode("utf-8", errors="ignore").lstrip("\ufeff")
+    start = text.find("[")
+    if start < 0:
+        return []
+    dec = json.JSONDecoder()
+    out: list[Any] = []
+    i = start + 1
+    while len(out) < n:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]":
+            break
+        try:
+            obj, i = dec.raw_decode(text, i)
+        except ValueError:
+            break
+        out.append(obj)
+    return out
+
+
+# -- shards -------------------------------------------------------------------------------
+
+def iter_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
+    kind = file_kind(path)
+    if kind == "jsonl":
+        for block, first_line in iter_line_blocks(path, shard_rows):
+            yield jsonl_shard(block, first_line, plan)
+    elif kind == "json":
+        yield from _json_array_shards(path, plan, shard_rows)
+    elif kind == "parquet":
+        pf = pq.ParquetFile(path)
+        start = 1
+        for batch in pf.iter_batches(batch_size=shard_rows):
+            frame = pl.from_arrow(batch)
+            yield typed_shard(frame, list(range(start, start + batch.num_rows)), plan)  # type: ignore[arg-type]
+            start += batch.num_rows
+    else:
+        start = 1
+        for frame in csv_frames(path, shard_rows):
+            yield typed_shard(frame, list(range(start, start + frame.height)), plan)
+            start += frame.height
+
+
+def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
+    with open_binary(path) as f:
+        data = f.read()
+    try:
+        items = json.loads(data.removeprefix(b"\xef\xbb\xbf"))
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{path}: not valid UTF-8 (byte {e.start + 1})") from None
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    del data
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        raise FormatError(f"{path}: expected a JSON array of objects, got {json_kind(items)}")
+    for start in range(0, len(items), shard_rows):
+        chunk = items[start:start + shard_rows]
+        rows = list(range(start + 1, start + 1 + len(chunk)))
+
+        def text_at(p: int, chunk: list = chunk) -> str:
+            return json.dumps(chunk[p], ensure_ascii=False)
+
+        conformed: Conformed | None = None
+        if all(isinstance(o, dict) for o in chunk) and chunk:
+            try:
+                conformed = conform(pl.from_arrow(pa.Table.from_struct_array(pa.array(chunk))), plan)  # type: ignore[arg-type]
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                conformed = None
+        if conformed is not None and not conformed.incompatible:
+            yield RawShard(conformed.frame, rows, [], len(chunk), lambda pos, t=text_at: [t(p) for p in pos], conformed.ignored)
+            continue
+        conformed, good_rows, positions, bad = objects_to_frame(chunk, rows, text_at, plan)
+        yield RawShard(
+            conformed.frame, good_rows, bad, len(chunk),
+            lambda pos, t=text_at, ps=positions: [t(ps[p]) for p in pos], conformed.ignored,
+        )
+
+

@@ -1,0 +1,129 @@
+"""Rejected rows on disk: one writer and one layout for every command.
+
+Every command that drops rows (``convert``, ``apply``, ``split``, ``mix``, ``synth``,
+``dataforge run``) writes them into one folder: ``<output stem>.rejected/`` beside a file
+output (``clean.parquet`` -> ``clean.rejected/``), ``rejected/`` inside a folder output or
+a run's stage folder. The folder holds one Parquet file per stage, ``NN-<stage>.parquet``
+(``00-read_jsonl``, ``03-dedup.near``...) in chain order, each with the record, ``stage``,
+``reason``, ``field``, ``detail``, the source file and row and, for reader rejections, the
+raw text. :func:`read_rejected` reads any of them back.
+
+Safety (see ``dataforge.outputs``): rows stream into a temporary folder beside the
+target; ``close`` puts it in place. An earlier rejected folder is replaced only when the
+toolkit created it; a user's folder given with ``--rejected`` is never emptied (with
+``--overwrite`` our files are added to it, replacing same-named ones). When nothing was
+rejected, no folder is created and a stale one of ours from an earlier run is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from .fileio import AtomicOutput, make_temp_dir
+from .outputs import claim_folder, mark_folder, owns_folder, remove_owned, temp_prefix
+from .schemas.rejected import conform_rejected, empty_rejected
+
+#: columns shown for the first rejections on screen (``file:line: field: reason: detail``)
+_SHOWN = ["source_file", "source_row", "field", "reason", "detail"]
+
+
+def rejected_folder(output: Path | str) -> Path:
+    """``out/train.jsonl.gz`` -> ``out/train.rejected`` (the folder beside a file output)."""
+    output = Path(output)
+    name = output.name
+    for suffix in (".gz", ".parquet", ".jsonl", ".ndjson", ".json", ".csv"):
+        name = name.removesuffix(suffix)
+    return output.with_name(f"{name}.rejected")
+
+
+class RejectedWriter(AtomicOutput):
+    """Streams rejected rows into ``folder``, one Parquet file per stage (see module doc).
+
+    Use as the ``on_rejected(position, stage, rows)`` callback of ``iter_apply``, or call
+    :meth:`write` with rows of one stage.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, overwrite: bool = False,
+                 command: str = "", keep_examples: int = 10) -> None:
+        self.folder = Path(folder)
+        self.overwrite = overwrite
+        self.command = command
+        self.keep_examples = keep_examples
+        self.examples: list[dict[str, Any]] = []  # the first rejections, to show on screen
+        self.counts: dict[str, int] = {}
+        self._tmp: Path | None = None
+        self._writers: dict[tuple[int, str], pq.ParquetWriter] = {}
+
+    def __call__(self, position: int, stage: str, rows: pl.DataFrame) -> None:
+        if not rows.height:
+            return
+        if self._tmp is None:
+            self._tmp = make_temp_dir(self.folder)
+            mark_folder(self._tmp, self.command)
+        room = self.keep_examples - len(self.examples)
+        if room > 0:
+            self.examples.extend(rows.head(room).select(_SHOWN).to_dicts())
+        key = (position, stage)
+        table = conform_rejected(rows).to_arrow()
+        if key not in self._writers:
+            safe = re.sub(r"[^\w.-]+", "_", stage)
+            self._writers[key] = pq.ParquetWriter(self._tmp / f"{position:02d}-{safe}.parquet", table.schema,
+                                                  compression="zstd")
+        self._writers[key].write_table(table)
+        self.counts[stage] = self.counts.get(stage, 0) + rows.height
+
+    def write(self, rows: pl.DataFrame, stage: str | None = None, position: int = 0) -> None:
+        """Rows of one stage (default: the ``stage`` column of the first row)."""
+        if rows.height:
+            self(position, stage or str(rows["stage"][0]), rows)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def close(self) -> Path | None:
+        """Finish the files and put the folder in place; None when nothing was rejected."""
+        for writer in self._writers.values():
+            writer.close()
+        if self._tmp is None:
+            remove_owned(self.folder)  # a stale folder of an earlier run of ours
+            return None
+        if self.folder.exists() and not owns_folder(self.folder):
+            claim_folder(self.folder, self.command, overwrite=self.overwrite)  # refuses unless allowed
+            for item in self._tmp.glob("*.parquet"):
+                os.replace(item, self.folder / item.name)
+            shutil.rmtree(self._tmp)
+            return self.folder
+        old = None
+        if self.folder.exists():
+            old = self.folder.with_name(temp_prefix(self.folder.name, "old") + "rejected")
+            os.replace(self.folder, old)
+        os.replace(self._tmp, self.folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.folder
+
+    def abort(self) -> None:
+        """Drop everything written (an earlier folder, if any, stays as it was)."""
+        for writer in self._writers.values():
+            writer.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def read_rejected(folder: str | os.PathLike[str]) -> pl.DataFrame:
+    """All rejected rows of a rejected folder, in chain order (empty if none or missing)."""
+    files = sorted(Path(folder).glob("*.parquet"))
+    if not files:
+        return empty_rejected()
+    return pl.concat([conform_rejected(pl.read_parquet(f)) for f in files], how="vertical")
+
+
+__all__ = ["RejectedWriter", "read_rejected", "rejected_folder"]
