@@ -43,6 +43,8 @@ _PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("margin", ("margin",)),
     ("grad norm", ("grad_norm",)),
 )
+#: a key matching several families goes to the most specific one (rewards/margins: margin)
+_PRIORITY = ("accuracy", "margin", "KL", "grad norm", "reward", "loss")
 _SKIP = ("_std", "_min", "_max", "runtime", "per_second", "learning_rate", "epoch", "step", "num_tokens", "total_flos")
 
 
@@ -121,16 +123,17 @@ def plot_curves(output_dir: Path, logs: Sequence[Mapping[str, Any]], title: str)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    panels = []
-    for name, needles in _PANELS:
-        keys = sorted({
-            k for entry in logs for k, v in entry.items()
-            if isinstance(v, (int, float)) and any(n in k for n in needles) and not any(s in k for s in _SKIP)
-            and not (name == "loss" and k.startswith("train_"))
-        })
-        if keys:
-            panels.append((name, keys))
+    numeric = sorted({
+        k for entry in logs for k, v in entry.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not any(s in k for s in _SKIP)
+        and not k.startswith("train_")
+    })
+    needles = dict(_PANELS)
+    family = {k: next((n for n in _PRIORITY if any(x in k for x in needles[n])), None) for k in numeric}
+    panels = [(name, [k for k in numeric if family[k] == name]) for name, _ in _PANELS]
+    panels = [(name, keys) for name, keys in panels if keys]
     if not panels:
         return None
     cols = min(3, len(panels))
@@ -144,6 +147,7 @@ def plot_curves(output_dir: Path, logs: Sequence[Mapping[str, Any]], title: str)
                 ax.plot(xs, ys, marker="o", markersize=3, label=key)
         ax.set_title(name)
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels):]:

@@ -235,6 +235,10 @@ class Session:
 
     def train(self, trainer: Any) -> None:
         """Run (resuming from the newest checkpoint of an earlier run of this folder)."""
+        if self.progress is not None:  # our bar replaces the trainer's printed dicts
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
         checkpoints = sorted((self.out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
         try:
             trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
