@@ -14,7 +14,6 @@ tokenizing (needed to count tokens the way the trainer will) go through the toke
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,10 +22,11 @@ import numpy as np
 import polars as pl
 
 from dataforge import chat_template as ct
+from dataforge.chat_template.checks import parse_tools as parse_tools_text
 from dataforge.errors import UserError
 from dataforge.formats.api import read
 
-from .config import ONLINE_STAGES, PREFERENCE_STAGES, StageConfig
+from .config import ONLINE_STAGES, PREFERENCE_STAGES
 
 _ROLE = pl.element().struct.field("role")
 
@@ -180,16 +180,14 @@ def hold_out(records: pl.DataFrame, fraction: float, seed: int) -> tuple[pl.Data
 
 
 def parse_tools(records: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """``tools`` JSON text -> parsed list, once per distinct value; bad JSON is refused."""
+    """``tools`` JSON text -> parsed list, once per distinct value (``template.lint``'s
+    parser); a value that is not a JSON array of function schemas is refused."""
     out: dict[str, list[dict[str, Any]]] = {}
     for text in records["tools"].drop_nulls().unique().to_list():
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise refuse(records.filter(pl.col("tools") == text), f"tools is not valid JSON ({exc.msg})",
-                         records.height) from None
-        if not isinstance(parsed, list):
-            raise refuse(records.filter(pl.col("tools") == text), "tools is not a JSON array", records.height)
+        parsed = parse_tools_text(text)
+        if parsed is None:
+            raise refuse(records.filter(pl.col("tools") == text), "tools is not a JSON array of function schemas",
+                         records.height)
         out[text] = parsed
     return out
 
