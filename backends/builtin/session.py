@@ -55,8 +55,9 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def check_adapter(config: StageConfig) -> None:
-    """QLoRA needs a CUDA GPU and bitsandbytes: refuse with one line before anything loads."""
+def check_adapter(config: StageConfig, model_ref: str) -> None:
+    """QLoRA needs a CUDA GPU, bitsandbytes and a plain base: refuse with one line before
+    anything loads."""
     if config.adapter.kind != "qlora":
         return
     if not cuda_available():
@@ -68,6 +69,8 @@ def check_adapter(config: StageConfig) -> None:
         import bitsandbytes  # noqa: F401
     except ImportError:
         raise QLoRAUnavailable("adapter.kind=qlora needs bitsandbytes: pip install bitsandbytes") from None
+    if adapter_base(model_folder(model_ref)) is not None:
+        raise QLoRAUnavailable(f"{model_ref} is an adapter: merge it first (dataforge train merge) to train QLoRA on it")
 
 
 def process_state() -> Any:
@@ -112,7 +115,8 @@ class Session:
         self.eval_paths = as_paths(eval_data)
         self.progress = progress
         self.started = time.time()
-        check_adapter(config)
+        check_adapter(config, self.model_ref)
+        self.precision()  # bf16 without a GPU is refused here, before anything loads
         folder = Path(model_folder(self.model_ref))
         self.inputs = [*self.paths, *self.eval_paths, *([folder] if folder.exists() else [])]
         outputs.check_output(self.out, self.inputs)  # claimed once the data passed, before the model loads
@@ -180,8 +184,6 @@ class Session:
         if self.config.adapter.kind == "qlora":
             from transformers import BitsAndBytesConfig
 
-            if adapter_base(model_folder(self.model_ref)) is not None:
-                raise UserError(f"{self.model_ref} is an adapter: merge it first (dataforge train merge) to train QLoRA on it")
             kwargs["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                 bnb_4bit_compute_dtype=torch.bfloat16,
