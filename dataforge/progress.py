@@ -48,25 +48,24 @@ def _new_display() -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TaskProgressColumn(), _Rate(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"), console=Console(stderr=True), disable=not enabled(),
+        TextColumn("{task.fields[note]}"), console=Console(stderr=True), disable=not enabled(),
     )
 
 
 @contextlib.contextmanager
 def task(description: str, total: int | None, unit: str = "items") -> Iterator[Advance]:
     """A bar on the current display (opened here when none is live); yields
-    ``advance(n, status=None)`` (``status``: a short text shown after the bar, e.g. the
-    latest loss of a training run)."""
+    ``advance(n, note=None)`` (``note``: short text shown after the bar, e.g. cache hits)."""
     display = _ACTIVE.get()
     owner = display is None
     if owner:
         display = _new_display()
         display.start()
         token = _ACTIVE.set(display)
-    task_id = display.add_task(description, total=total, unit=unit, status="")
+    task_id = display.add_task(description, total=total, unit=unit, note="")
 
-    def advance(n: int = 1, status: str | None = None) -> None:
-        display.update(task_id, advance=n, **({"status": status} if status is not None else {}))
+    def advance(n: int = 1, note: str | None = None) -> None:
+        display.update(task_id, advance=n, **({"note": note} if note is not None else {}))
 
     try:
         yield advance

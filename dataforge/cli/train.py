@@ -54,7 +54,7 @@ class BarProgress:
             value = logs.get(key)
             if isinstance(value, (int, float)):
                 self.metrics[key] = float(value)
-        self._advance(max(step - self._done, 0), status="  ".join(f"{k}={v:.4g}" for k, v in self.metrics.items()))
+        self._advance(max(step - self._done, 0), note="  ".join(f"{k}={v:.4g}" for k, v in self.metrics.items()))
         self._done = max(self._done, step)
 
     def finish(self) -> None:

@@ -27,6 +27,7 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and not typing.get_args(annotation):
         return annotation.__name__
     text = str(annotation).replace("typing.", "").replace("NoneType", "None")
+    text = re.sub(r"Annotated\[(.+), FieldInfo\(.*\)\]", r"\1", text)  # a tagged union: its members
     return re.sub(r"\b(?:[a-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", text)  # module paths off
 
 
@@ -92,6 +93,12 @@ def _nested_models(annotation: Any) -> list[Any]:
     return found
 
 
+def _tag(model: Any) -> str:
+    """`` (step: distill)`` for a member of a union told apart by its ``step`` key."""
+    field = getattr(model, "model_fields", {}).get("step")
+    return f" (`step: {field.default}`)" if field is not None and isinstance(field.default, str) else ""
+
+
 def recipe_reference() -> str:
     """Every recipe key with its type, default and description, section by section."""
     from .model import Recipe
@@ -101,10 +108,10 @@ def recipe_reference() -> str:
     seen: set[Any] = set()
 
     def section(model: Any, path: str) -> None:
-        if model in seen:
+        if (model, path) in seen:  # the same model under another key gets its own table
             return
-        seen.add(model)
-        lines.extend([f"## `{path}`" if path else "## top level", ""])
+        seen.add((model, path))
+        lines.extend([f"## `{path}`{_tag(model)}" if path else "## top level", ""])
         doc = _summary(model)
         if doc and not doc.startswith(model.__name__ + "("):
             lines.extend([doc, ""])
