@@ -1,7 +1,7 @@
 """Stage configs: one documented pydantic model per training stage (TRL's habit).
 
 The config *is* the interface: ``dataforge train config sft`` prints it as YAML with every
-default, ``docs/training.md`` lists it, and unknown keys are errors with a "did you mean".
+default, ``docs/reference/stages.md`` lists it (generated), and unknown keys are errors with a "did you mean".
 Field names follow TRL's (``learning_rate``, ``beta``, ``num_generations``...) so TRL's
 documentation applies; every field not in a stage's ``own_fields`` goes to the TRL config
 under the same name. ``trl_args`` passes any other TRL argument through (checked against
@@ -14,7 +14,6 @@ checks need every step), ``max_length`` is enforced before training (``overflow`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Mapping, Sequence
 
@@ -76,22 +75,22 @@ class StageConfig(Config):
     overflow: Literal["error", "truncate", "drop"] = Field(
         "error", description="records over max_length: refuse the data, train on the first max_length tokens, or skip them"
     )
-    learning_rate: float = Field(2e-5, gt=0)
-    num_train_epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(2e-5, gt=0, description="peak learning rate")
+    num_train_epochs: float = Field(1.0, gt=0, description="passes over the data (when max_steps is -1)")
     max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: num_train_epochs decides)")
-    per_device_train_batch_size: int = Field(8, gt=0)
-    gradient_accumulation_steps: int = Field(1, gt=0)
+    per_device_train_batch_size: int = Field(8, gt=0, description="records per device per micro-batch")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="micro-batches per optimizer step")
     lr_scheduler_type: str = Field("linear", description="any transformers scheduler name")
     warmup_steps: float = Field(0.0, ge=0, description="warm-up steps, or a fraction of all steps when < 1")
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
     gradient_checkpointing: bool = Field(True, description="trade compute for memory")
     bf16: bool | None = Field(None, description="bf16 mixed precision; default: on where the GPU supports it")
-    seed: int = 42
+    seed: int = Field(42, description="seed of initialisation, shuffling, held-out split and sampling")
     logging_steps: float = Field(1, gt=0, description="log every n steps (health checks read each log)")
     save_steps: int = Field(0, ge=0, description="checkpoint every n steps into checkpoints/ (0: none); a rerun resumes")
     eval_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="records held out for evaluation")
-    health: HealthConfig = Field(default_factory=HealthConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig, description="when to flag or stop a run")
     trl_args: dict[str, Any] = Field(
         default_factory=dict, description="any other argument of the TRL config class, passed through"
     )
@@ -130,12 +129,12 @@ class DPOStage(StageConfig):
 
     stage: ClassVar[str] = "dpo"
 
-    learning_rate: float = Field(1e-6, gt=0)
+    learning_rate: float = Field(1e-6, gt=0, description="peak learning rate")
     beta: float = Field(0.1, gt=0, description="strength of the KL to the reference")
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"], description="DPO loss(es)")
     loss_weights: list[float] | None = Field(None, description="weight per loss_type")
     label_smoothing: float = Field(0.0, ge=0.0, le=0.5, description="conservative DPO / robust noise rate")
-    truncation_mode: Literal["keep_start", "keep_end"] = "keep_start"
+    truncation_mode: Literal["keep_start", "keep_end"] = Field("keep_start", description="which end overflow: truncate keeps")
 
     @model_validator(mode="after")
     def _weights_match(self) -> DPOStage:
@@ -153,9 +152,9 @@ class KTOStage(StageConfig):
 
     stage: ClassVar[str] = "kto"
 
-    learning_rate: float = Field(1e-6, gt=0)
-    beta: float = Field(0.1, gt=0)
-    loss_type: Literal["kto", "apo_zero_unpaired"] = "kto"
+    learning_rate: float = Field(1e-6, gt=0, description="peak learning rate")
+    beta: float = Field(0.1, gt=0, description="strength of the KL to the reference")
+    loss_type: Literal["kto", "apo_zero_unpaired"] = Field("kto", description="KTO loss")
     desirable_weight: float = Field(1.0, gt=0, description="weight of desirable records' loss")
     undesirable_weight: float = Field(1.0, gt=0, description="weight of undesirable records' loss")
 
@@ -166,7 +165,7 @@ class ORPOStage(StageConfig):
 
     stage: ClassVar[str] = "orpo"
 
-    learning_rate: float = Field(1e-6, gt=0)
+    learning_rate: float = Field(1e-6, gt=0, description="peak learning rate")
     beta: float = Field(0.1, gt=0, description="weight of the odds-ratio term (lambda in the paper)")
 
 
@@ -180,7 +179,7 @@ class RMStage(StageConfig):
 
     stage: ClassVar[str] = "rm"
 
-    learning_rate: float = Field(1e-4, gt=0)
+    learning_rate: float = Field(1e-4, gt=0, description="peak learning rate")
     eval_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="pairs held out for pairwise accuracy")
     center_rewards_coefficient: float | None = Field(None, description="push rewards towards zero mean (0.01 in the paper)")
 
@@ -193,7 +192,7 @@ class JudgeReward(Config):
     options: dict[str, Any] = Field(default_factory=dict, description="engine options")
     rubric: str | None = Field(None, description="what the judge rates (default: the shipped rubric)")
     scale: tuple[float, float] = Field((1.0, 10.0), description="the judge's score range")
-    max_new_tokens: int = Field(256, gt=0)
+    max_new_tokens: int = Field(256, gt=0, description="longest judge reply")
 
 
 class RewardSpec(Config):
@@ -239,11 +238,11 @@ class OnlineStage(StageConfig):
     own_fields: ClassVar[frozenset[str]] = StageConfig.own_fields | {"rewards", "max_prompt_length"}
 
     rewards: RewardSpec = Field(..., description="verifiers / reward model / judge, weighted")
-    learning_rate: float = Field(1e-6, gt=0)
+    learning_rate: float = Field(1e-6, gt=0, description="peak learning rate")
     max_prompt_length: int = Field(512, gt=0, description="most prompt tokens (overflow: error or drop)")
     overflow: Literal["error", "drop"] = Field("error", description="prompts over max_prompt_length: refuse or skip")
     max_completion_length: int = Field(256, gt=0, description="most sampled tokens per completion")
-    temperature: float = Field(1.0, gt=0)
+    temperature: float = Field(1.0, gt=0, description="sampling temperature")
 
 
 class GRPOStage(OnlineStage):
@@ -268,9 +267,9 @@ class RLOOStage(OnlineStage):
 
     num_generations: int = Field(2, ge=2, description="completions per prompt")
     beta: float = Field(0.05, ge=0, description="KL to the reference")
-    epsilon: float = Field(0.2, gt=0)
-    num_iterations: int = Field(1, gt=0)
-    normalize_advantages: bool = False
+    epsilon: float = Field(0.2, gt=0, description="clipping range")
+    num_iterations: int = Field(1, gt=0, description="updates per generation batch")
+    normalize_advantages: bool = Field(False, description="normalise advantages over the batch")
 
 
 class PPOStage(OnlineStage):
@@ -291,9 +290,9 @@ class PPOStage(OnlineStage):
     cliprange: float = Field(0.2, gt=0, description="policy ratio clip")
     cliprange_value: float = Field(0.2, gt=0, description="value prediction clip")
     vf_coef: float = Field(0.1, ge=0, description="weight of the value loss")
-    gamma: float = Field(1.0, ge=0, le=1)
+    gamma: float = Field(1.0, ge=0, le=1, description="discount over completion tokens")
     lam: float = Field(0.95, ge=0, le=1, description="GAE lambda")
-    whiten_advantages: bool = True
+    whiten_advantages: bool = Field(True, description="normalise advantages over each rollout")
     missing_eos_penalty: float | None = Field(
         None, description="subtract this from the score of completions that never end (N+ details, #4)"
     )
@@ -408,46 +407,6 @@ def summary(cls: type) -> str:
     return head + ("." if dot else "")
 
 
-def _type_name(annotation: Any) -> str:
-    plain = isinstance(annotation, type) and not getattr(annotation, "__args__", None)
-    return annotation.__name__ if plain else str(annotation).replace("typing.", "")
-
-
-def _fields_table(cls: type[Config], skip: type[Config] | None = None) -> list[str]:
-    """Markdown rows of ``cls``'s fields; with ``skip``, only fields ``skip`` lacks or whose
-    default differs there."""
-    lines = ["| parameter | type | default | description |", "|---|---|---|---|"]
-    inherited = skip.model_fields if skip is not None else {}
-    for name, f in cls.model_fields.items():
-        value = None if f.is_required() else f.get_default(call_default_factory=True)
-        if name in inherited and not inherited[name].is_required() and not f.is_required() and \
-                inherited[name].get_default(call_default_factory=True) == value:
-            continue
-        if f.is_required():
-            default = "*required*"
-        elif isinstance(value, Config):
-            default = f"see `{type(value).__name__}`"
-        else:
-            default = f"`{json.dumps(value, default=str)}`"
-        cells = [f"`{name}`", f"`{_type_name(f.annotation)}`", default, f.description or ""]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return lines
-
-
-def reference_markdown() -> str:
-    """The stage-config reference in docs/training.md, generated from the classes
-    (``dataforge train config --reference`` prints it; a test keeps the docs in sync).
-    Every stage lists only what it adds to, or changes in, the shared fields."""
-    out = ["<!-- generated by `dataforge train config --reference`; edit the Field descriptions, then regenerate -->",
-           "", "#### Shared by every stage (`StageConfig`)", "", *_fields_table(StageConfig), ""]
-    for cls in (*STAGE_CONFIGS.values(), AdapterConfig, HealthConfig, RewardSpec, JudgeReward):
-        title = f"`{cls.stage}` (`{cls.__name__}`)" if issubclass(cls, StageConfig) else f"`{cls.__name__}`"
-        doc = " ".join((cls.__doc__ or "").split()).replace("``", "`")
-        skip = StageConfig if issubclass(cls, StageConfig) else None
-        out += [f"#### {title}", "", doc, "", *_fields_table(cls, skip), ""]
-    return "\n".join(out)
-
-
 def _example_required(cls: type[StageConfig], name: str) -> Any:
     if name == "rewards":
         return {"verifiers": {"math_answer": 1.0}}
@@ -457,5 +416,5 @@ def _example_required(cls: type[StageConfig], name: str) -> Any:
 __all__ = [
     "AdapterConfig", "DPOStage", "GRPOStage", "HealthConfig", "JudgeReward", "KTOStage", "ONLINE_STAGES",
     "ORPOStage", "PPOStage", "PREFERENCE_STAGES", "RLOOStage", "RMStage", "RewardSpec", "SFTStage", "STAGES",
-    "STAGE_CONFIGS", "StageConfig", "config_class", "config_yaml", "parse_sets", "reference_markdown", "stage_config",
+    "STAGE_CONFIGS", "StageConfig", "config_class", "config_yaml", "parse_sets", "stage_config", "summary",
 ]

@@ -157,19 +157,11 @@ def list_backends() -> None:
 
 
 @train_app.command("config")
-def show_config(
-    stage: Optional[str] = typer.Argument(None, help="sft, dpo, kto, orpo, rm, grpo, rloo or ppo"),
-    reference: bool = typer.Option(False, "--reference", help="print the Markdown reference of every stage config"),
-) -> None:
+def show_config(stage: str = typer.Argument(..., help="sft, dpo, kto, orpo, rm, grpo, rloo or ppo")) -> None:
     """Print a stage's config with every default, as YAML to edit and pass with --config."""
-    from backends.config import config_yaml, reference_markdown
+    from backends.config import config_yaml
 
-    if reference:
-        typer.echo(reference_markdown())
-    elif stage is None:
-        raise typer.BadParameter("name a stage (sft, dpo, ...) or pass --reference")
-    else:
-        typer.echo(config_yaml(stage), nl=False)
+    typer.echo(config_yaml(stage), nl=False)
 
 
 @train_app.command("accelerate-config")
