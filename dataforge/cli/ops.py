@@ -175,6 +175,7 @@ def apply_cmd(
     rejected_dir: Optional[Path] = typer.Option(None, "--rejected", help="rejected folder (default: <OUT stem>.rejected/ beside OUT)"),
     stats_json: Optional[Path] = typer.Option(None, "--stats-json", help="also write the stats as JSON"),
     shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard"),
+    shard_mb: float = typer.Option(4.0, "--shard-mb", min=0.01, help="input MB per shard (memory bound)"),
     strict: bool = typer.Option(False, "--strict", help="fail on the first unreadable row"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write"),
 ) -> None:
@@ -185,7 +186,8 @@ def apply_cmd(
     with OutputLock(output):
         sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
         with sink:
-            kept, stats = iter_apply(iter_load(input, from_format, strict=strict, shard_rows=shard_rows), ops, sink)
+            shards = iter_load(input, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20))
+            kept, stats = iter_apply(shards, ops, sink)
             with open_writer(output, to_format) as writer:
                 for shard in kept:
                     writer.write(shard)

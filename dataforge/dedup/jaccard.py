@@ -23,8 +23,8 @@ import numpy as np
 from ..text import Shingles
 from .minhash import input_hashes
 
-#: Looked-up shingles per numpy block (bounds the temporaries to ~100 MB).
-_BLOCK = 1 << 22
+#: Looked-up shingles per numpy block: about 50 bytes of temporaries each (13 MB a block).
+_BLOCK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,16 @@ def jaccard(runs: ShingleRuns, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     nodes, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
     a_node, b_node = inverse[: len(a)], inverse[len(a):]
     sub = runs.take(nodes)
-    keys = np.sort((np.repeat(np.arange(len(nodes), dtype=np.uint64), sub.sizes()) << np.uint64(32))
-                   | sub.values.astype(np.uint64))
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys  # distinct (sort is faster than unique)
+    keys = np.repeat(np.arange(len(nodes), dtype=np.uint64), sub.sizes())  # in place from here on
+    keys <<= np.uint64(32)
+    keys |= sub.values
+    del sub
+    keys.sort()  # then distinct: sorting is faster than np.unique
+    if len(keys):
+        distinct = np.empty(len(keys), bool)
+        distinct[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
+        keys = keys[distinct]
     owner = (keys >> np.uint64(32)).astype(np.int64)
     set_size = np.bincount(owner, minlength=len(nodes))
     set_start = np.concatenate(([0], np.cumsum(set_size)))[:-1]

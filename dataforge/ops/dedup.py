@@ -106,6 +106,10 @@ class ExactDedup(Operator):
         return result
 
 
+#: Text shingled at once by dedup.near (see ``NearDedup._sketch``).
+SKETCH_BYTES = 1 << 20
+
+
 @register_op
 class NearDedup(Operator):
     """Reject near-duplicate records: MinHash + LSH, candidates verified by exact Jaccard,
@@ -172,13 +176,7 @@ class NearDedup(Operator):
     def process(self, records: pl.DataFrame) -> OpResult:
         cfg = self.config
         text = nfkc(records.select(key_text(cfg.key, cfg.include_system)).to_series()).str.to_lowercase()
-        shingles = shingle_hashes(
-            text, ngram_words=cfg.ngram_words, ngram_chars=cfg.ngram_chars,
-            tokenization=cfg.tokenization,
-        )
-        sig = signatures(shingles, cfg.num_perm, cfg.seed)
-        active = shingles.counts() > 0
-        runs = ShingleRuns.of(shingles) if cfg.verify else None
+        sig, active, runs = self._sketch(text)
         found = self._index.assign(sig, records["id"], active, self._priority(records), runs)
         marked = records.with_columns(
             found.duplicate_of.alias("_dup"), found.partner.alias("_partner"),
@@ -200,6 +198,32 @@ class NearDedup(Operator):
         )
         result.kept = result.kept.select(records.columns)
         return result
+
+    def _sketch(self, text: pl.Series) -> tuple[np.ndarray, np.ndarray, ShingleRuns | None]:
+        """Signatures, which rows have shingles, and (to verify) the shingles themselves.
+
+        Shingling holds every token as a string plus several 8-byte arrays per shingle,
+        about 30 bytes per character of text, so it runs on slices of about
+        :data:`SKETCH_BYTES` of text: only signatures and shingle hashes (4 bytes each)
+        outlive a slice, and memory does not grow with the shard.
+        """
+        cfg = self.config
+        size = np.cumsum(text.str.len_bytes().fill_null(0).to_numpy())
+        cuts = np.searchsorted(size, np.arange(SKETCH_BYTES, int(size[-1]) if len(size) else 0, SKETCH_BYTES))
+        bounds = np.unique(np.concatenate([[0], cuts, [len(text)]]))
+        sigs, active, runs = [], [], []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            shingles = shingle_hashes(
+                text.slice(int(lo), int(hi - lo)), ngram_words=cfg.ngram_words,
+                ngram_chars=cfg.ngram_chars, tokenization=cfg.tokenization,
+            )
+            sigs.append(signatures(shingles, cfg.num_perm, cfg.seed))
+            active.append(shingles.counts() > 0)
+            if cfg.verify:
+                runs.append(ShingleRuns.of(shingles))
+        if not sigs:
+            return np.zeros((0, cfg.num_perm), np.uint32), np.zeros(0, bool), ShingleRuns.empty() if cfg.verify else None
+        return np.concatenate(sigs), np.concatenate(active), ShingleRuns.concat(runs) if cfg.verify else None
 
     def _priority(self, records: pl.DataFrame) -> np.ndarray:
         """Survivor order within a new cluster: lower wins; ties go to the earlier row."""

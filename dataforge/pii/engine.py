@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import presidio_import  # noqa: F401, I001  (first: presidio and spaCy without torch)
+
 import polars as pl
 import spacy
 import tldextract

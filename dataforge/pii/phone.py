@@ -28,6 +28,7 @@ from typing import Iterable
 
 import phonenumbers
 import regex as re
+from . import presidio_import  # noqa: F401  (first: presidio without torch)
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from .checksums import ascii_digits
