@@ -78,12 +78,8 @@ def run(
         engine_options={"batch_size": batch_size},
         cache=cache, cache_path=str(cache_path) if cache_path else None,
     )
-    try:
-        result = evaluate(model, data, metrics, generation=generation, metric_params=_metric_params(metric_param),
-                          output=output, predictions=predictions, overwrite=overwrite)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
-        return
+    result = evaluate(model, data, metrics, generation=generation, metric_params=_metric_params(metric_param),
+                      output=output, predictions=predictions, overwrite=overwrite)
     table = Table(title=f"run {result.name}: {result.predictions.height} examples")
     for col in ("metric", "score", "signature"):
         table.add_column(col)
@@ -91,6 +87,11 @@ def run(
         score = "–" if entry.get("score") is None else f"{entry['score']:.4f}"
         table.add_row(name, score, entry.get("error") or entry.get("note") or entry.get("signature", ""))
     console.print(table)
+    counts = result.manifest.get("data", {})
+    if counts.get("refused"):
+        reasons = ", ".join(f"{k}: {v}" for k, v in counts.get("refused_reasons", {}).items())
+        console.print(f"[yellow]{counts['rows_in']} rows in = {counts['scored']} scored + {counts['refused']} "
+                      f"refused ({reasons}); see {output / 'rejected.parquet'}[/]")
     console.print(f"wrote {output}")
 
 
@@ -110,15 +111,11 @@ def compare(
 ) -> None:
     """Side-by-side metrics with deltas, paired-bootstrap CIs and the examples that got worse."""
     from . import compare as cmp
-    from .store import RunNotFound, load_run
+    from .store import load_run
 
     prepare_outputs(runs, folders=[output], overwrite=overwrite)
-    try:
-        loaded = [load_run(r) for r in runs]
-        comparison = cmp.compare(loaded, n_boot=n_boot, confidence=confidence, seed=seed, top_k=top_k)
-    except (cmp.DataMismatch, RunNotFound, ValueError) as exc:
-        _fail(str(exc))
-        return
+    loaded = [load_run(r) for r in runs]
+    comparison = cmp.compare(loaded, n_boot=n_boot, confidence=confidence, seed=seed, top_k=top_k)
     if judge:
         cmp.judge_pairs(comparison, _make_judge(judge, judge_max_new_tokens, judge_retries, cache_path))
     _print_comparison(comparison)
@@ -130,15 +127,19 @@ def compare(
 
 
 def _make_judge(spec: str, max_new_tokens: int, retries: int, cache_path: Path | None) -> Any:
-    """``transformers/smollm2`` -> a cached pairwise judge (``transformers`` alone: default model)."""
+    """``transformers/smollm2`` -> a cached pairwise judge (``transformers`` alone: default
+    model) whose generation shows a progress bar (judge prompts really generated)."""
     from dataforge.synth.cache import CachedEngine, GenerationCache
     from dataforge.synth.engines import GenerationParams, engine_kinds, make_engine
     from dataforge.synth.judge import PairwiseJudge
 
+    from dataforge.progress import ProgressEngine
+
     kind, _, model = spec.partition("/")
     if kind not in engine_kinds():
         kind, model = "transformers", spec
-    engine = CachedEngine(make_engine(kind, model or None), GenerationCache(cache_path))
+    engine = CachedEngine(ProgressEngine(make_engine(kind, model or None), "judge", chunk=16),
+                          GenerationCache(cache_path))
     return PairwiseJudge(engine, params=GenerationParams(max_new_tokens=max_new_tokens), retries=retries)
 
 
@@ -161,9 +162,8 @@ def _print_comparison(comparison: Any) -> None:
             row = rows.get(name)
             cells.append(num(row["score"]) if row else "–")
             if i and row and row["delta"] is not None:
-                # a proxy CI belongs to the per-example mean delta: show that value with it
-                word = verdict(row) + (f" (proxy Δ {signed(row['boot_delta'])})" if row["method"] == "mean-proxy" else "")
-                style = styles.get(verdict(row), "dim")
+                word = verdict(row)
+                style = styles.get(word, "dim")
                 cells.append(f"[{style}]{signed(row['delta'])} {ci(row['delta_low'], row['delta_high'])} {word}[/]")
             elif i:
                 cells.append("–")
@@ -182,9 +182,11 @@ def _print_comparison(comparison: Any) -> None:
             out.add_row(r["metric"], r["run"], str(r["wins"]), str(r["ties"]), str(r["losses"]), shown)
         console.print(out)
     if comparison.judge is not None:
+        from .report.tables import judge_ci
+
         for r in comparison.judge.iter_rows(named=True):
             console.print(f"judge: {r['run']} vs {names[0]}: win-rate {num(r['win_rate'])} "
-                          f"{ci(r['ci_low'], r['ci_high'])} (W/T/L {r['wins']}/{r['ties']}/{r['losses']}, "
+                          f"{judge_ci(r)} (W/T/L {r['wins']}/{r['ties']}/{r['losses']}, "
                           f"unparseable {r['unparseable']})")
 
 
@@ -197,15 +199,24 @@ def harness(
     limit: Optional[float] = typer.Option(None, "--limit", help="Examples per task (or a fraction < 1)."),
     num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot"),
     batch_size: int = typer.Option(1, "--batch-size"),
-    apply_chat_template: bool = typer.Option(False, "--apply-chat-template"),
+    apply_chat_template: bool = typer.Option(
+        False, "--apply-chat-template", help="Render prompts with the model's chat template (chat models)."),
+    chat_template: Optional[str] = typer.Option(
+        None, "--chat-template", help="Name of one of the tokenizer's chat templates (implies --apply-chat-template)."),
+    fewshot_as_multiturn: Optional[bool] = typer.Option(
+        None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
+        help="Each few-shot example as its own user/assistant turn (needs --apply-chat-template; "
+             "on by default with it, as in lm-eval)."),
 ) -> None:
     """Run lm-evaluation-harness tasks and store the result as an evalkit run."""
     from .harness import run_harness
 
     limit_value = int(limit) if limit is not None and limit >= 1 else limit
+    template: bool | str = chat_template or apply_chat_template
     result = run_harness(model, [t.strip() for t in tasks.split(",") if t.strip()], include_path=include_path,
                          limit=limit_value, num_fewshot=num_fewshot, batch_size=batch_size,
-                         apply_chat_template=apply_chat_template, output=output)
+                         apply_chat_template=template, fewshot_as_multiturn=fewshot_as_multiturn,
+                         output=output)
     table = Table(title=f"lm-eval run {result.name}")
     for col in ("metric", "score", "stderr"):
         table.add_column(col)
@@ -226,17 +237,12 @@ def human_export(
     overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
 ) -> None:
     """Write a blind pairwise annotation sheet for two runs."""
-    from .compare import DataMismatch
     from .human import export_sheet
     from .store import load_run
 
     prepare_outputs([run_a, run_b], folders=[output], overwrite=overwrite)
-    try:
-        files = export_sheet(load_run(run_a), load_run(run_b), output, seed=seed, with_reference=with_reference,
-                             overwrite=overwrite)
-    except DataMismatch as exc:
-        _fail(str(exc))
-        return
+    files = export_sheet(load_run(run_a), load_run(run_b), output, seed=seed, with_reference=with_reference,
+                         overwrite=overwrite)
     console.print(f"wrote {files['sheet.csv']} and {files['sheet.html']}; keep {files['key.json']} from annotators")
 
 
@@ -253,11 +259,7 @@ def human_import(
     from .report.tables import ci, num
     from .store import write_json
 
-    try:
-        result = import_sheet(sheet, key, judge_results=judge_results, seed=seed)
-    except ValueError as exc:
-        _fail(str(exc))
-        return
+    result = import_sheet(sheet, key, judge_results=judge_results, seed=seed)
     h = result.summary["human"]
     runs = result.summary["runs"]
     console.print(f"human: {runs['B']['name']} vs {runs['A']['name']}: win-rate {num(h['win_rate'])} "

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from dataforge.errors import UserError
 from dataforge.outputs import claim_folder
 
 from .agreement import cohen_kappa
@@ -106,6 +107,10 @@ class HumanResult:
     summary: dict[str, Any]
 
 
+class BadSheet(UserError, ValueError):
+    """A filled annotation sheet that cannot be de-blinded (columns, labels, items)."""
+
+
 def read_sheet(path: str | Path) -> pl.DataFrame:
     """A filled sheet (CSV, with or without BOM), every column as text."""
     text = Path(path).read_text(encoding="utf-8-sig")
@@ -119,15 +124,15 @@ def import_sheet(sheet: str | Path, key: str | Path, *, judge_results: str | Pat
     key_frame = pl.DataFrame(keyed["items"]).with_columns(pl.col("item").cast(pl.String))
     filled = read_sheet(sheet)
     if "preference" not in filled.columns or "item" not in filled.columns:
-        raise ValueError(f"{sheet} needs `item` and `preference` columns")
+        raise BadSheet(f"{sheet} needs `item` and `preference` columns")
     raw = filled.select("item", pl.col("preference").fill_null("").str.strip_chars().str.to_lowercase())
     bad = raw.filter((pl.col("preference") != "") & ~pl.col("preference").is_in(list(PREFERENCES)))
     if bad.height:
-        raise ValueError(f"unreadable preference(s) in items {bad['item'].to_list()[:10]}: "
+        raise BadSheet(f"unreadable preference(s) in items {bad['item'].to_list()[:10]}: "
                          f"{sorted(set(bad['preference'].to_list()))}; use 1, 2 or tie")
     unknown = set(raw["item"].to_list()) - set(key_frame["item"].to_list())
     if unknown:
-        raise ValueError(f"items {sorted(unknown)[:10]} are not in the key {key}: wrong key file?")
+        raise BadSheet(f"items {sorted(unknown)[:10]} are not in the key {key}: wrong key file?")
     blind = pl.col("preference").replace_strict(PREFERENCES, default=None)
     labels = key_frame.join(raw, on="item", how="left").with_columns(
         pl.when(blind == "tie").then(pl.lit("tie"))

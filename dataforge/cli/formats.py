@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..outputs import OutputLock, prepare_outputs
+from ..progress import track_rows
 from ..rejects import RejectedWriter, rejected_folder
 from .app import app
 
@@ -30,12 +30,19 @@ TO_HELP = "canonical, alpaca, sharegpt, openai, preference, kto, glaive or llama
 
 
 def format_location(rej: dict[str, Any]) -> str:
-    """``file:line: field: reason: detail``, the way compilers point at a problem."""
+    """``file:line: field: reason: detail``, the way compilers point at a problem.
+
+    The stored detail often names the field too (it must stand alone in the rejected
+    table); on screen the field is said once, up front."""
     where = Path(rej["source_file"]).name if rej.get("source_file") else "?"
     if rej.get("source_row") is not None:
         where += f":{rej['source_row']}"
-    field = f" {rej['field']}:" if rej.get("field") else ""
-    return f"{where}:{field} {rej['reason']}: {rej.get('detail') or ''}".rstrip(": ")
+    field = rej.get("field") or ""
+    detail = rej.get("detail") or ""
+    if field:
+        detail = detail.removeprefix(f"{field}: ").removeprefix(f"{field} ")
+        detail = detail.replace(f" (at {field})", "").replace(f" at {field} ", " ")
+    return f"{where}:{f' {field}:' if field else ''} {rej['reason']}: {detail}".rstrip(": ")
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -74,7 +81,7 @@ def convert(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output that posttrain did not write"),
 ) -> None:
     """Convert a dataset between formats, streaming; bad rows go to <out stem>.rejected/."""
-    from ..formats.api import iter_load, merge_stats, open_writer
+    from ..formats.api import count_rows, iter_load, merge_stats, open_writer
 
     opts = _options(option)
     if to == "llamafactory":
@@ -88,17 +95,15 @@ def convert(
     sink = RejectedWriter(rejected, overwrite=overwrite, command="dataforge convert", keep_examples=show_rejected)
     stats: list[dict[str, Any]] = []
     detected = fmt or ""  # stays so for a file with no rows
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), console=err, transient=True)
     with OutputLock(out):
         writer = open_writer(out, to, **opts)
-        with writer, sink, progress:
-            task = progress.add_task(f"converting {src.name}", total=None, rows=0)
-            for part in iter_load(src, fmt, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)):
+        with writer, sink:
+            for part in track_rows(iter_load(src, fmt, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
+                                   f"converting {src.name}", count_rows(src)):
                 detected = part.format
                 writer.write(part.records)
                 sink.write(part.rejected)
                 stats.append(part.stats)
-                progress.update(task, rows=sum(s["rows_in"] for s in stats))
         path = writer.path if not folder_out else out
     total = merge_stats(stats)
     console.print(
@@ -146,16 +151,14 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Detected format, rows, turns, roles, lengths, tools, preference/KTO counts, one record."""
-    from ..formats.api import iter_load, merge_stats
+    from ..formats.api import count_rows, iter_load, merge_stats
     from ..formats.summary import summarize
 
     parts, stats, fmt_name = [], [], ""
-    with Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True) as progress:
-        progress.add_task(src.name, total=None)
-        for part in iter_load(src, fmt):
-            parts.append(part.records)
-            stats.append(part.stats)
-            fmt_name = part.format
+    for part in track_rows(iter_load(src, fmt), f"reading {src.name}", count_rows(src)):
+        parts.append(part.records)
+        stats.append(part.stats)
+        fmt_name = part.format
     records = pl.concat(parts) if parts else pl.DataFrame()
     total = merge_stats(stats)
     summary = {"format": fmt_name, "variant": total["variant"], "rows_in": total["rows_in"],
@@ -235,26 +238,33 @@ def canonical_table(schema_: Any) -> Table:
 
 
 @app.command()
-def schema(fmt: Optional[str] = typer.Argument(None, metavar="[FORMAT]", help="a format name; none: the canonical schema")) -> None:
-    """Print the canonical Arrow schema and the formats, or one format's JSON Schema."""
+def schema(name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="a format, or rejected / recipe / manifest; none: the canonical schema and the list")) -> None:
+    """Print the canonical Arrow schema and the list of schemas, or one JSON Schema."""
     from ..formats.base import all_formats
+    from ..formats.published import schema_path
+    from ..recipe.schema_files import generated
     from ..schemas.record import CANONICAL_SCHEMA
 
     formats = all_formats()
-    if fmt is None:
+    own = {n.removesuffix(".schema.json"): n for n in generated()}
+    if name is None:
         console.print(canonical_table(CANONICAL_SCHEMA))
-        table = Table(title="formats (`dataforge schema FORMAT` prints its JSON Schema)")
-        table.add_column("format")
+        table = Table(title="JSON Schemas (`dataforge schema NAME` prints one; files in schemas/)")
+        table.add_column("name")
         table.add_column("what")
         table.add_column("detected by")
-        for name, f in sorted(formats.items()):
-            table.add_row(name, f.title, escape(f.detection_keys))
+        for fmt_name, f in sorted(formats.items()):
+            table.add_row(fmt_name, f.title, escape(f.detection_keys))
         table.add_row("llamafactory", "LLaMA-Factory dataset folder (write only)", "-")
+        for own_name, title in (("rejected", "a row of a rejected folder"), ("recipe", "a recipe YAML file"),
+                                ("manifest", "runs/<name>/manifest.json")):
+            table.add_row(own_name, title, "-")
         console.print(table)
         return
+    if name in own:
+        console.print_json(json.dumps(generated()[own[name]], ensure_ascii=False))
+        return
     from ..formats.base import FORMATS
-    from ..formats.published import schema_path
 
-    FORMATS.get(fmt)  # an unknown name is refused with the nearest names
-
-    console.print_json(schema_path(fmt).read_text("utf-8"))
+    FORMATS.get(name)  # an unknown name is refused with the nearest names
+    console.print_json(schema_path(name).read_text("utf-8"))

@@ -27,6 +27,7 @@ COMMANDS = {
     "ops": "ops", "apply": "ops", "split": "ops", "mix": "ops",
     "engines": "registries", "verifiers": "registries",
     "run": "run",
+    "synth": "synth",
 }
 
 

@@ -20,10 +20,11 @@ from rich.table import Table
 
 from ..compose import mix, split
 from ..fileio import write_text_atomic
-from ..formats.api import iter_load, open_writer
+from ..formats.api import count_rows, iter_load, open_writer
 from ..ops import registry
 from ..errors import UserError
 from ..ops.chain import build_ops, iter_apply
+from ..progress import track_rows
 from ..outputs import OutputLock, claim_folder, prepare_outputs
 from ..rejects import RejectedWriter, rejected_folder
 from ..schemas import empty_table
@@ -186,7 +187,8 @@ def apply_cmd(
     with OutputLock(output):
         sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
         with sink:
-            shards = iter_load(input, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20))
+            shards = track_rows(iter_load(input, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
+                                f"{input.name}: {' → '.join(o.name for o in ops)}", count_rows(input))
             kept, stats = iter_apply(shards, ops, sink)
             with open_writer(output, to_format) as writer:
                 for shard in kept:

@@ -7,7 +7,10 @@ typed config) and where it comes from (built in, or the plug-in module that regi
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
+
+import typer
 
 from rich.console import Console
 from rich.markup import escape
@@ -56,3 +59,14 @@ def list_verifiers() -> None:
     from ..verifiers import VERIFIERS
 
     print_registry(VERIFIERS, "verifiers", lambda cls: cls.Config)
+
+
+@app.command("reference")
+def write_reference_docs(
+    output: Path = typer.Option(Path("docs/reference"), "--output", help="folder for the Markdown pages"),
+) -> None:
+    """Write the reference pages generated from the configs (recipe, metrics, engines, verifiers)."""
+    from ..recipe.reference import write_reference
+
+    for path in write_reference(output):
+        Console().print(f"wrote {path}")

@@ -19,6 +19,7 @@ first shard's value (a one-time report such as a template diagnosis).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -40,6 +41,18 @@ class ChainResult:
     kept: pl.DataFrame
     rejected: pl.DataFrame
     stats: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def stats_frame(self) -> pl.DataFrame:
+        """The per-stage stats as a table: stage, rows in/kept/rejected, seconds, reasons."""
+        return pl.DataFrame(
+            [{"stage": s["op"], "rows_in": s["rows_in"], "rows_kept": s["rows_kept"],
+              "rows_rejected": s["rows_rejected"], "seconds": float(s.get("seconds", 0.0)),
+              "reasons": json.dumps(s.get("reasons", {}), ensure_ascii=False, sort_keys=True)}
+             for s in self.stats],
+            schema={"stage": pl.String, "rows_in": pl.Int64, "rows_kept": pl.Int64, "rows_rejected": pl.Int64,
+                    "seconds": pl.Float64, "reasons": pl.String},
+        )
 
 
 # -- op specs ---------------------------------------------------------------------------
@@ -98,8 +111,15 @@ def parse_op_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return name.strip(), params
 
 
-def build_ops(ops: Sequence[Operator | str | Mapping[str, Any]]) -> list[Operator]:
-    """Instantiate every op of a chain up front, so a typo fails before any data is read."""
+OpSpec = Operator | str | Mapping[str, Any]
+
+
+def build_ops(ops: OpSpec | Sequence[OpSpec]) -> list[Operator]:
+    """Instantiate every op of a chain up front, so a typo fails before any data is read.
+
+    One op may be given alone (``"normalize"``, ``{"op": ...}`` or an ``Operator``)."""
+    if isinstance(ops, (str, Mapping, Operator)):
+        ops = [ops]
     built = []
     for spec in ops:
         if isinstance(spec, Operator):
@@ -169,9 +189,12 @@ RejectSink = Callable[[int, str, pl.DataFrame], None]
 def _source_shards(
     source: Any, book: _StatsBook, on_rejected: RejectSink
 ) -> Iterator[pl.DataFrame]:
-    """Canonical shards from a frame, frames, or ``LoadResult``s (reader rejections kept)."""
-    items = [source] if isinstance(source, pl.DataFrame) else source
+    """Canonical shards from a frame or lazy frame, several of them, or ``LoadResult``s
+    (reader rejections kept)."""
+    items = [source] if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else source
     for item in items:
+        if isinstance(item, pl.LazyFrame):
+            item = item.collect()
         if isinstance(item, pl.DataFrame):
             yield conform(item)
             continue
@@ -211,7 +234,7 @@ def _run_op(
 
 def iter_apply(
     source: Any,
-    ops: Sequence[Operator | str | Mapping[str, Any]],
+    ops: OpSpec | Sequence[OpSpec],
     on_rejected: RejectSink,
 ) -> tuple[Iterator[pl.DataFrame], Callable[[], list[dict[str, Any]]]]:
     """Stream ``source`` through ``ops``; returns (kept shards, a stats getter).
@@ -228,9 +251,7 @@ def iter_apply(
     return (s for s in stream if s.height), book.as_list
 
 
-def apply(
-    df_or_shards: Any, ops: Sequence[Operator | str | Mapping[str, Any]]
-) -> ChainResult:
+def apply(df_or_shards: Any, ops: OpSpec | Sequence[OpSpec]) -> ChainResult:
     """Run ``ops`` in order over a frame, frames, or ``LoadResult``s; collect everything.
 
     >>> result = apply(df, ["normalize", "dedup.exact", {"op": "dedup.near", "threshold": 0.8}])

@@ -1,8 +1,9 @@
 """The recipe file: a pydantic model, and YAML loading whose errors name the file line.
 
 A recipe is the whole loop in one YAML file. Stages present today: ``data`` (read any
-supported format, run an op chain, split train/test) and ``eval`` (generate with a model
-and score with evalkit metrics). Training stages join when the back-end issue lands; an
+supported format, run an op chain, split train/test), ``synth`` (synthesis steps in
+order: augment, distill, best-of-K, judge filter; see docs/synthesis.md) and ``eval``
+(generate with a model and score with evalkit metrics). Training stages join when the back-end issue lands; an
 unknown top-level key is an error, never silently ignored.
 
 .. code-block:: yaml
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import UnknownNameError, UserError
 from ..synth.engines.base import GenerationParams
+from ..synth.pipeline import SynthSection
 
 
 class _Strict(BaseModel):
@@ -76,7 +78,9 @@ class EvalStage(_Strict):
         default_factory=dict, description="options of the engine, e.g. {batch_size: 8} (checked at load)"
     )
     metrics: list[str] = Field(min_length=1, description="evalkit metric names")
-    metric_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    metric_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per metric, its parameters (docs/reference/metrics.md; checked at load)"
+    )
     generation: GenerationParams = Field(
         default_factory=lambda: GenerationParams(max_new_tokens=128),
         description="sampling parameters, the same for every engine",
@@ -94,9 +98,12 @@ class Recipe(_Strict):
         description="run name: the folder under runs/ (letters, digits, _ . -; not starting with a dot)",
     )
     model: str = Field("smollm2-135m-instruct", description="alias, local path or hub id")
-    description: str = ""
-    data: DataStage
-    eval: EvalStage | None = None
+    description: str = Field("", description="free text, kept in the manifest")
+    data: DataStage = Field(description="read, clean and split the data")
+    synth: SynthSection | None = Field(
+        None, description="grow the data with a model: augment, distill, best-of-K, judge filter (docs/synthesis.md)"
+    )
+    eval: EvalStage | None = Field(None, description="generate with a model and score it")
 
 
 class RecipeError(UserError, ValueError):
@@ -155,6 +162,8 @@ def _semantic_problems(recipe: Recipe, folder: Path) -> list[tuple[list[Any], st
             build_ops([op])
         except UserError as exc:
             problems.append((["data", "ops", j], str(exc)))
+    if recipe.synth is not None:
+        problems += _synth_problems(recipe.synth, folder)
     if recipe.eval is not None:
         from evalkit.metrics import METRICS, check_metric_params
 
@@ -175,6 +184,49 @@ def _semantic_problems(recipe: Recipe, folder: Path) -> list[tuple[list[Any], st
             problems.append((["eval", where], str(exc)))
         if recipe.eval.data not in ("test", "train") and not (folder / recipe.eval.data).is_file():
             problems.append((["eval", "data"], f"no such file: {folder / recipe.eval.data}"))
+    return problems
+
+
+def _synth_problems(section: SynthSection, folder: Path) -> list[tuple[list[Any], str]]:
+    """Engines, engine options, scorers and files of the ``synth:`` section."""
+    from ..synth.engines import check_engine_options
+    from ..synth.scorers import EngineSpec, check_scorers, split_spec
+    from ..synth.steps import BestOfKConfig
+
+    problems: list[tuple[list[Any], str]] = []
+
+    def engine(spec: EngineSpec | None, where: list[Any]) -> None:
+        if spec is None:
+            return
+        try:
+            check_engine_options(spec.kind, spec.options, spec.model)
+        except UnknownNameError as exc:
+            problems.append(([*where, "kind"], str(exc)))
+        except UserError as exc:
+            problems.append(([*where, "options"], str(exc)))
+
+    def file(path: str | None, where: list[Any]) -> None:
+        if path is not None and not (folder / path).is_file():
+            problems.append((where, f"no such file: {folder / path}"))
+
+    if section.input not in ("train", "test"):
+        file(section.input, ["synth", "input"])
+    engine(section.engine, ["synth", "engine"])
+    for i, step in enumerate(section.steps):
+        where = ["synth", "steps", i]
+        engine(step.engine, [*where, "engine"])
+        file(getattr(step, "template", None), [*where, "template"])
+        if isinstance(step, BestOfKConfig):
+            try:
+                check_scorers(step.scorers)
+            except UserError as exc:
+                problems.append(([*where, "scorers"], str(exc)))
+                continue
+            for name, spec in step.scorers.items():
+                params = split_spec(name, spec)[1]
+                if isinstance(params.get("engine"), dict):
+                    engine(EngineSpec.model_validate(params["engine"]), [*where, "scorers", name, "engine"])
+                file(params.get("template"), [*where, "scorers", name, "template"])
     return problems
 
 

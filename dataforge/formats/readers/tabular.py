@@ -20,7 +20,8 @@ import pyarrow.csv as pacsv
 
 from .. import jsontext
 from ..base import FormatError, Plan
-from .conform import arrow_jsonschema, conform, plan_dtypes
+from ...schemas.jsonschema import arrow_jsonschema
+from .conform import conform, plan_dtypes
 from .objects import Reject, reject
 from .shard import RawShard
 from .textio import open_binary

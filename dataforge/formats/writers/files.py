@@ -1,5 +1,6 @@
 """Incremental, atomic writers: canonical Parquet (zstd) and every external format as
-JSON Lines, a JSON array or Parquet (picked by the output extension, ``.gz`` allowed).
+JSON Lines, a JSON array, CSV or Parquet (picked by the output extension, ``.gz``
+allowed). CSV holds nested columns (``messages``, ``conversations``...) as JSON text.
 
 A writer takes canonical shards one at a time (``write``), streams them to a temporary
 file beside the target and renames it into place on ``close`` (``os.replace``), so a
@@ -49,7 +50,9 @@ def output_kind(path: Path) -> str:
         return "jsonl"
     if name.endswith(".json"):
         return "json"
-    raise FormatError(f"{path}: output must end in .parquet, .jsonl or .json (optionally .gz)")
+    if name.endswith(".csv"):
+        return "csv"
+    raise FormatError(f"{path}: output must end in .parquet, .jsonl, .json or .csv (optionally .gz)")
 
 
 def nested_keys(dtype: pl.DataType) -> set[str]:
@@ -122,7 +125,7 @@ class ShardWriter(AtomicOutput):
         self.options = options
         self.kind = output_kind(self.path)
         if self.format.name == "canonical" and self.kind == "json":
-            raise FormatError("canonical output is Parquet (or .jsonl); a JSON array is not supported")
+            raise FormatError("canonical output is Parquet (or .jsonl / .csv); a JSON array is not supported")
         self.rows = 0
         self._file = AtomicFile(self.path)
         self._stream: IO[bytes] | None = None
@@ -135,6 +138,8 @@ class ShardWriter(AtomicOutput):
             raise FormatError("writer is closed")
         if self.kind == "parquet":
             self._write_parquet(self._arrow(df))
+        elif self.kind == "csv":
+            self._write_csv(self._arrow(df))
         else:
             lines = json_lines(
                 df, self.format.from_canonical(df, **self._format_options()), self.format,
@@ -168,6 +173,19 @@ class ShardWriter(AtomicOutput):
             )
         self._parquet.write_table(table.cast(self._schema))
 
+    def _write_csv(self, table: pa.Table) -> None:
+        """One CSV row per record; nested columns (messages, ...) as JSON text, which the
+        CSV reader parses back. The header is written with the first shard only."""
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        flat = frame.select(
+            pl.when(pl.col(c).is_not_null()).then(jsontext.value(pl.col(c))).alias(c)
+            if isinstance(t, (pl.List, pl.Struct)) else pl.col(c)
+            for c, t in frame.schema.items()
+        )
+        first = self._stream is None
+        flat.write_csv(self._open_stream(), include_header=first)
+
     def _write_lines(self, lines: pl.Series) -> None:
         if not lines.len():
             return
@@ -200,7 +218,7 @@ class ShardWriter(AtomicOutput):
             stream = self._open_stream()
             if self.kind == "json":
                 stream.write(b"\n]\n")
-            elif self.rows:
+            elif self.rows and self.kind == "jsonl":
                 stream.write(b"\n")
             stream.close()
         self._closed = True

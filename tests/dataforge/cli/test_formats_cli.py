@@ -22,7 +22,7 @@ runner = CliRunner()
 
 
 def cli(*args: str) -> "object":
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "400"})
 
 
 @pytest.mark.parametrize(
@@ -99,11 +99,11 @@ def test_inspect_shows_format_counts_and_a_record() -> None:
     for text in ("sharegpt", "with_tools", "check_blood_pressure", "turns", "assistant", "record "):
         assert text in res.output
     res = cli("inspect", DEMO / "dpo_pairs.jsonl", "--json")
-    summary = json.loads(res.output)
+    summary = json.loads(res.stdout)  # progress goes to stderr
     assert (summary["format"], summary["pairs"], summary["rows"]) == ("preference", 4, 4)
     assert summary["with_cjk"] == 2
     res = cli("inspect", DEMO / "kto_feedback.jsonl", "--json")
-    summary = json.loads(res.output)
+    summary = json.loads(res.stdout)
     assert (summary["kto_desirable"], summary["kto_undesirable"]) == (2, 2)
 
 
