@@ -25,7 +25,7 @@ from .app import app  # noqa: E402
 COMMANDS = {
     "convert": "formats", "inspect": "formats", "schema": "formats",
     "ops": "ops", "apply": "ops", "split": "ops", "mix": "ops",
-    "engines": "registries", "verifiers": "registries",
+    "engines": "registries", "verifiers": "registries", "reference": "registries",
     "run": "run",
     "synth": "synth",
 }
@@ -36,7 +36,10 @@ def command_modules() -> list[str]:
     return [i.name for i in pkgutil.iter_modules(_cli_path) if i.name not in {"app", "main"} and not i.name.startswith("_")]
 
 
-def _load_commands(argv: list[str]) -> None:
+def _load_commands(argv: list[str] | None = None) -> None:
+    """Import the module of the command in ``argv``; every command module when ``argv`` is
+    None (tests, help) or names no known command."""
+    argv = argv or []
     words = [a for a in argv if not a.startswith("-")]
     wanted = COMMANDS.get(words[0]) if words and "--help" not in argv[: argv.index(words[0])] else None
     for name in [wanted] if wanted else command_modules():
