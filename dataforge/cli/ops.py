@@ -176,6 +176,7 @@ def apply_cmd(
     rejected_dir: Optional[Path] = typer.Option(None, "--rejected", help="rejected folder (default: <OUT stem>.rejected/ beside OUT)"),
     stats_json: Optional[Path] = typer.Option(None, "--stats-json", help="also write the stats as JSON"),
     shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard"),
+    shard_mb: float = typer.Option(4.0, "--shard-mb", min=0.01, help="input MB per shard (memory bound)"),
     strict: bool = typer.Option(False, "--strict", help="fail on the first unreadable row"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write"),
 ) -> None:
@@ -187,7 +188,7 @@ def apply_cmd(
     with OutputLock(output):
         sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
         with sink:
-            shards = track_rows(iter_load(input, from_format, strict=strict, shard_rows=shard_rows),
+            shards = track_rows(iter_load(input, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
                                 f"{input.name}: {' → '.join(o.name for o in ops)}", count_rows(input))
             kept, stats = iter_apply(shards, ops, sink)
             with open_writer(output, to_format) as writer:
