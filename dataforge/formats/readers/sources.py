@@ -3,10 +3,12 @@
 Supported inputs: JSON Lines (``.jsonl``/``.ndjson``), JSON (an array of objects, or
 JSON Lines under a ``.json`` name), Parquet, CSV; any of them gzip'd (``.gz``).
 
-* JSONL is read in blocks of ``shard_rows`` lines (:mod:`jsonl`).
-* Parquet is read by record batches, CSV by Arrow's streaming reader (:mod:`tabular`).
-* A JSON array has no line structure to stream, so it is parsed whole (use JSONL for
-  files larger than memory); it is then processed in shards like the others.
+* JSONL is read in blocks of ``shard_rows`` lines and at most ``shard_bytes`` bytes
+  (:mod:`jsonl`): long records make small shards, so memory follows bytes, not rows.
+* A JSON array is split into elements at the byte level and read as JSONL, in the same
+  blocks (:mod:`jsonarray`); only a ``.json`` file holding one object is parsed whole.
+* Parquet is read by record batches, CSV by Arrow's streaming reader (:mod:`tabular`); a
+  Parquet batch holds ``shard_rows`` rows, fewer when the file's average row is large.
 
 Row numbers are 1-based: the line for JSONL (blank lines count, so they match an
 editor), the element for JSON arrays, the data row (header excluded) for CSV/Parquet.
@@ -26,6 +28,7 @@ import pyarrow.parquet as pq
 
 from ..base import FormatError, Plan, Sample, json_kind
 from .conform import Conformed, conform
+from .jsonarray import iter_element_blocks
 from .jsonl import iter_line_blocks, jsonl_shard
 from .objects import objects_to_frame
 from .shard import RawShard
@@ -76,40 +79,41 @@ def _maybe_json(v: Any) -> Any:
 
 
 def _json_array_head(path: Path, n: int) -> list[Any]:
-    with open_binary(path) as f:
-        text = f.read(16 << 20).decode("utf-8", errors="ignore").lstrip("\ufeff")
-    start = text.find("[")
-    if start < 0:
-        return []
-    dec = json.JSONDecoder()
+    """The first ``n`` parseable elements of a JSON array (a bad element is skipped here;
+    the reader rejects it with its element number)."""
+    if not _starts_array(path):  # one object: parsed whole, as the reader does
+        with open_binary(path) as f:
+            try:
+                return [json.loads(f.read(16 << 20).removeprefix(b"\xef\xbb\xbf"))]
+            except ValueError:
+                return []
     out: list[Any] = []
-    i = start + 1
-    while len(out) < n:
-        while i < len(text) and text[i] in " \t\r\n,":
-            i += 1
-        if i >= len(text) or text[i] == "]":
-            break
-        try:
-            obj, i = dec.raw_decode(text, i)
-        except ValueError:
-            break
-        out.append(obj)
+    for block, _ in iter_element_blocks(path, n, 16 << 20):
+        for line in block.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        break
     return out
 
 
 # -- shards -------------------------------------------------------------------------------
 
-def iter_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
+def iter_shards(path: Path, plan: Plan, shard_rows: int, shard_bytes: int | None = None) -> Iterator[RawShard]:
     kind = file_kind(path)
     if kind == "jsonl":
-        for block, first_line in iter_line_blocks(path, shard_rows):
+        for block, first_line in iter_line_blocks(path, shard_rows, shard_bytes):
             yield jsonl_shard(block, first_line, plan)
+    elif kind == "json" and _starts_array(path):
+        for block, first in iter_element_blocks(path, shard_rows, shard_bytes or (1 << 62)):
+            yield jsonl_shard(block, first, plan)
     elif kind == "json":
         yield from _json_array_shards(path, plan, shard_rows)
     elif kind == "parquet":
         pf = pq.ParquetFile(path)
         start = 1
-        for batch in pf.iter_batches(batch_size=shard_rows):
+        for batch in pf.iter_batches(batch_size=_parquet_batch_rows(pf, shard_rows, shard_bytes)):
             frame = pl.from_arrow(batch)
             yield typed_shard(frame, list(range(start, start + batch.num_rows)), plan)  # type: ignore[arg-type]
             start += batch.num_rows
@@ -120,7 +124,23 @@ def iter_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
             start += frame.height
 
 
+def _starts_array(path: Path) -> bool:
+    with open_binary(path) as f:
+        return f.read(1 << 16).removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
+
+
+def _parquet_batch_rows(pf: pq.ParquetFile, shard_rows: int, shard_bytes: int | None) -> int:
+    """``shard_rows``, fewer when the file's average uncompressed row would make a batch
+    larger than ``shard_bytes``."""
+    meta = pf.metadata
+    if not shard_bytes or meta.num_rows == 0:
+        return shard_rows
+    row_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) / meta.num_rows
+    return max(1, min(shard_rows, int(shard_bytes / max(row_bytes, 1.0))))
+
+
 def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
+    """A ``.json`` file that is not an array (one object): parsed whole."""
     with open_binary(path) as f:
         data = f.read()
     try:
