@@ -1,4 +1,4 @@
-"""The ``evalkit`` command line: run, compare, harness, human, metrics.
+"""The ``evalkit`` command line: run, compare, harness, human, arena, metrics.
 
 Heavy libraries (torch, transformers, lm-eval, matplotlib) are imported inside the commands
 that need them, so ``evalkit --help`` is instant and a typo costs nothing.
@@ -260,28 +260,71 @@ def human_export(
 def human_import(
     sheet: Path = typer.Argument(..., help="The filled sheet.csv."),
     key: Path = typer.Option(..., "--key", help="key.json written by `human export`."),
-    judge_results: Optional[Path] = typer.Option(None, "--judge-results", help="judge_verdicts.jsonl from `compare --judge`."),
+    judge_results: Optional[Path] = typer.Option(
+        None, "--judge-results", help="Report folder of `compare --judge` (or its judge_verdicts.jsonl)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the summary + labels JSON here."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """De-blind a filled sheet: human win-rate and agreement with the judge."""
     from .human import import_sheet
-    from .report.tables import ci, num
     from .store import write_json
 
     result = import_sheet(sheet, key, judge_results=judge_results, seed=seed)
-    h = result.summary["human"]
-    runs = result.summary["runs"]
-    console.print(f"human: {runs['B']['name']} vs {runs['A']['name']}: win-rate {num(h['win_rate'])} "
-                  f"{ci(h['ci_low'], h['ci_high'])} (W/T/L {h['wins']}/{h['ties']}/{h['losses']}; "
-                  f"{result.summary['unlabelled']} unlabelled)")
-    if "judge_agreement" in result.summary:
-        a = result.summary["judge_agreement"]
-        console.print(f"judge agreement on {a['items']} items: {num(a['agreement'])}, "
-                      f"Cohen's kappa {num(a['cohen_kappa'])}")
+    _print_human_summary(result.summary)
     if output is not None:
         write_json(output, {**result.summary, "labels": result.labels.to_dicts()})
         console.print(f"wrote {output}")
+
+
+def _print_human_summary(summary: dict[str, Any]) -> None:
+    """The de-blinded human verdicts (and the judge agreement) in two lines."""
+    from .report.tables import ci, num
+
+    h, runs = summary["human"], summary["runs"]
+    console.print(f"human: {runs['B']['name']} vs {runs['A']['name']}: win-rate {num(h['win_rate'])} "
+                  f"{ci(h['ci_low'], h['ci_high'])} (W/T/L {h['wins']}/{h['ties']}/{h['losses']}; "
+                  f"{summary['unlabelled']} unlabelled)")
+    if "judge_agreement" in summary:
+        a = summary["judge_agreement"]
+        console.print(f"judge agreement on {a['items']} items: {num(a['agreement'])}, "
+                      f"Cohen's kappa {num(a['cohen_kappa'])}")
+
+
+@app.command()
+def arena(
+    run_a: Path = typer.Argument(..., help="Baseline run (A)."),
+    run_b: Path = typer.Argument(..., help="Candidate run (B)."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Session folder (default ./arena-A-vs-B); the same folder resumes."),
+    judge_results: Optional[Path] = typer.Option(
+        None, "--judge-results", help="Report folder of `compare --judge` (or its judge_verdicts.jsonl): "
+                                      "agreement with the judge."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the per-item A/B order (new session; default 0)."),
+    with_reference: bool = typer.Option(False, "--with-reference", help="Show the reference answer too (new session)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default: the first free one from 7860)."),
+    browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the page in this machine's browser."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
+) -> None:
+    """Blind side-by-side rating of two runs in the browser; verdicts saved as a human sheet."""
+    from .arena import ArenaSession
+    from .arena_page import require_gradio, serve
+    from .store import load_run
+
+    require_gradio()
+    a, b = load_run(run_a), load_run(run_b)
+    folder = output if output is not None else Path(f"arena-{a.name}-vs-{b.name}")
+    prepare_outputs([run_a, run_b, judge_results], folders=[folder], overwrite=overwrite)
+    session = ArenaSession.open(a, b, folder, seed=seed, with_reference=with_reference,
+                                judge_results=judge_results, overwrite=overwrite)
+    counts = session.counts()
+    if session.resumed:
+        console.print(f"resuming {folder}: {counts['rated']} rated, {counts['skipped']} skipped, "
+                      f"{counts['open']} to go (A/B order of seed {session.key['seed']})")
+    serve(session, host=host, port=port, open_browser=browser)
+    if session.counts()["rated"]:
+        _print_human_summary(session.summary())
+    console.print(f"verdicts in {folder / 'sheet.csv'}; the same command resumes")
 
 
 @app.command("metrics")

@@ -82,6 +82,7 @@ def convert(
     strict: bool = typer.Option(False, "--strict", help="fail at the first rejected row"),
     option: list[str] = typer.Option([], "--option", "-o", help="writer option KEY=VALUE (style=standard, system=turn, name=..., formatting=alpaca, include_source=true)"),
     shard_rows: int = typer.Option(50_000, help="rows per shard (memory bound)"),
+    shard_mb: float = typer.Option(4.0, "--shard-mb", min=0.01, help="input MB per shard (memory bound)"),
     show_rejected: int = typer.Option(10, "--show-rejected", help="print this many rejected rows with their location"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output that posttrain did not write"),
 ) -> None:
@@ -103,7 +104,7 @@ def convert(
     with OutputLock(out):
         writer = open_writer(out, to, **opts)
         with writer, sink:
-            for part in track_rows(iter_load(src, fmt, strict=strict, shard_rows=shard_rows),
+            for part in track_rows(iter_load(src, fmt, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
                                    f"converting {src.name}", count_rows(src)):
                 detected = part.format
                 writer.write(part.records)

@@ -178,17 +178,19 @@ def apply_cmd(
     rejected_dir: Optional[Path] = typer.Option(None, "--rejected", help="rejected folder (default: <OUT stem>.rejected/ beside OUT)"),
     stats_json: Optional[Path] = typer.Option(None, "--stats-json", help="also write the stats as JSON"),
     shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard"),
+    shard_mb: float = typer.Option(4.0, "--shard-mb", min=0.01, help="input MB per shard (memory bound)"),
     strict: bool = typer.Option(False, "--strict", help="fail on the first unreadable row"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write"),
 ) -> None:
     """Run a chain of ops over IN, write kept rows to OUT and rejected rows beside it."""
     folder = rejected_dir or rejected_folder(output)
     ops = build_ops(op)  # a typo fails here, before any data is read
-    prepare_outputs([input], files=[output, stats_json], folders=[folder], overwrite=overwrite)
+    template_file = _template_file(output) if any(o.name == "template.lint" for o in ops) else None
+    prepare_outputs([input], files=[output, stats_json, template_file], folders=[folder], overwrite=overwrite)
     with OutputLock(output):
         sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
         with sink:
-            shards = track_rows(iter_load(input, from_format, strict=strict, shard_rows=shard_rows),
+            shards = track_rows(iter_load(input, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
                                 f"{input.name}: {' → '.join(o.name for o in ops)}", count_rows(input))
             kept, stats = iter_apply(shards, ops, sink)
             with open_writer(output, to_format) as writer:
@@ -197,11 +199,28 @@ def apply_cmd(
     all_stats = stats()
     print_stats(all_stats, Console())
     print_warnings(write_warnings(writer, to_format), Console())
+    _write_patched_template(all_stats, template_file)
     if stats_json:
         write_text_atomic(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
     n_kept = next((s["rows_kept"] for s in reversed(all_stats)), 0)
     where = f" -> {folder}/" if sink.total else ""
     Console(stderr=True).print(f"kept {n_kept} rows -> {output}; rejected {sink.total}{where}")
+
+
+def _template_file(output: Path) -> Path:
+    """Where ``template.lint``'s patched chat template goes: ``OUT-stem.chat_template.jinja``."""
+    return output.with_name(f"{output.stem}.chat_template.jinja")
+
+
+def _write_patched_template(stats: list[dict[str, Any]], path: Path | None) -> None:
+    """template.lint found a template without {% generation %} markers and patched it:
+    write the patch beside OUT, ready for ``dataforge train sft --set chat_template=...``
+    or TRL's ``chat_template_path``."""
+    for s in stats:
+        if path is not None and s.get("patched_template"):
+            write_text_atomic(path, s["patched_template"])
+            Console(stderr=True).print(f"{s['op']}: patched chat template -> {path}")
+            return
 
 
 # -- split / mix ------------------------------------------------------------------------------

@@ -56,10 +56,21 @@ def detect_format(path: str | Path) -> str:
         return detect_sample(sample(p), str(p))
 
 
+#: Default shard bounds: whichever comes first. Memory follows the bytes of a shard (a
+#: long multi-turn record can be 100x a short one), so the byte bound is the one that
+#: keeps ``convert`` and ``apply`` within a few hundred MB on any file.
+SHARD_ROWS = 50_000
+SHARD_BYTES = 4 << 20
+
+
 def iter_load(
-    path: str | Path, format: str | None = None, *, strict: bool = False, shard_rows: int = 50_000
+    path: str | Path, format: str | None = None, *, strict: bool = False, shard_rows: int = SHARD_ROWS,
+    shard_bytes: int | None = SHARD_BYTES,
 ) -> Iterator[LoadResult]:
     """Convert ``path`` shard by shard (bounded memory); one :class:`LoadResult` per shard.
+
+    A shard holds at most ``shard_rows`` rows and about ``shard_bytes`` bytes of input
+    (JSON Lines, JSON arrays, Parquet; None: no byte bound).
 
     ``strict=True`` raises :class:`StrictError` at the first rejected row, with the same
     located detail the rejected table would hold.
@@ -75,7 +86,7 @@ def iter_load(
         name = format or detect_sample(smp, str(p))
         fmt = fmt or get(name)
         plan = fmt.plan(smp)
-        for shard in iter_shards(p, plan, shard_rows):
+        for shard in iter_shards(p, plan, shard_rows, shard_bytes):
             res = convert_shard(shard, fmt, plan, str(p), p.name)
             if strict and res.rejected.height:
                 raise StrictError(first_rejection_message(res.rejected))

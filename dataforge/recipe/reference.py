@@ -1,4 +1,5 @@
-"""Reference docs generated from the typed configs: recipe keys, metrics, engines, verifiers.
+"""Reference docs generated from the typed configs: recipe keys, metrics, engines, verifiers,
+training stages.
 
 Like the operators reference (``docs/ops/README.md``), these pages are written from the
 code (field types, defaults, descriptions), so they cannot drift: a test fails when a page
@@ -69,9 +70,13 @@ def fields_of(model: Any) -> list[tuple[str, Any, str, str]]:
     return rows
 
 
-def config_table(model: Any, prefix: str = "") -> list[str]:
-    """A Markdown table of a config's fields (``prefix`` qualifies nested keys)."""
+def config_table(model: Any, prefix: str = "", inherited: Any = None) -> list[str]:
+    """A Markdown table of a config's fields (``prefix`` qualifies nested keys); with
+    ``inherited``, only the fields that model lacks or gives another default."""
     rows = fields_of(model)
+    if inherited is not None:
+        shared = {(name, default) for name, _, default, _ in fields_of(inherited)}
+        rows = [row for row in rows if (row[0], row[2]) not in shared]
     if not rows:
         return ["No parameters.", ""]
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
@@ -171,11 +176,30 @@ def verifiers_reference() -> str:
     )
 
 
+def stages_reference() -> str:
+    """Every training stage's config (``dataforge train config STAGE`` prints one as YAML)."""
+    from backends.config import STAGE_CONFIGS, AdapterConfig, HealthConfig, JudgeReward, RewardSpec, StageConfig
+
+    lines = ["# Training stage configs reference", "", _NOTE, "",
+             "`dataforge train STAGE --config FILE --set KEY=VALUE` and `backends.stage_config(stage, params)` "
+             "accept these keys; unknown keys are errors. Fields not listed under a stage are TRL's, passed by "
+             "name; `trl_args` passes any other argument of the TRL config class. See docs/training.md.", "",
+             "## Shared by every stage", "", *config_table(StageConfig)]
+    for stage, cls in STAGE_CONFIGS.items():
+        lines.extend([f"## `{stage}`", "", _summary(cls), "", "Adds, or changes the default of:", "",
+                      *config_table(cls, inherited=StageConfig)])
+    for model, key in ((AdapterConfig, "adapter"), (HealthConfig, "health"), (RewardSpec, "rewards"),
+                       (JudgeReward, "rewards.judge")):
+        lines.extend([f"## `{key}`", "", _summary(model), "", *config_table(model, f"{key}.")])
+    return "\n".join(lines).rstrip() + "\n"
+
+
 PAGES = {
     "recipe.md": recipe_reference,
     "metrics.md": metrics_reference,
     "engines.md": engines_reference,
     "verifiers.md": verifiers_reference,
+    "stages.md": stages_reference,
 }
 
 

@@ -30,24 +30,30 @@ CHUNK = 8 << 20
 ARROW_BLOCK = 4 << 20
 
 
-def iter_line_blocks(path: Path, lines_per_block: int) -> Iterator[tuple[bytes, int]]:
-    """Blocks of at most ``lines_per_block`` whole lines (each ending in ``\\n``)."""
+def iter_line_blocks(path: Path, lines_per_block: int, max_bytes: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """Blocks of whole lines (each ending in ``\\n``): at most ``lines_per_block`` lines and,
+    when ``max_bytes`` is given, at most that many bytes (but always at least one line)."""
     first_line = 1
     pending: list[bytes] = []
-    newlines = 0
+    newlines = size = 0
+    limit = max_bytes or (1 << 62)
     with open_binary(path) as f:
         chunk = f.read(CHUNK).removeprefix(b"\xef\xbb\xbf")
         while chunk:
             pending.append(chunk)
             newlines += chunk.count(b"\n")
-            while newlines >= lines_per_block:
+            size += len(chunk)
+            while newlines >= lines_per_block or (size >= limit and newlines):
                 buf = b"".join(pending)
                 ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
-                cut = int(ends[lines_per_block - 1]) + 1
+                fits = int(np.searchsorted(ends, limit, side="left"))  # lines ending within the limit
+                lines = max(1, min(lines_per_block, fits))
+                cut = int(ends[lines - 1]) + 1
                 yield buf[:cut], first_line
-                first_line += lines_per_block
-                newlines -= lines_per_block
+                first_line += lines
+                newlines -= lines
                 pending = [buf[cut:]]
+                size = len(pending[0])
             chunk = f.read(CHUNK)
     rest = b"".join(pending)
     if rest.strip():

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import jsonschema
 import polars as pl
 import pyarrow as pa
 
@@ -31,14 +30,20 @@ def reject(reason: str, row: int, detail: str, raw: str | None, field: str | Non
     return {"reason": reason, "field": field, "detail": detail, "source_row": row, "raw": raw}
 
 
+if TYPE_CHECKING:
+    import jsonschema
+
+
 @lru_cache(maxsize=64)
-def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+def _validator(schema_json: str) -> "jsonschema.protocols.Validator":
+    import jsonschema  # only the slow path needs it: a third of `convert`'s start-up
+
     schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
 
 
-def validator_for(plan: Plan) -> jsonschema.protocols.Validator:
+def validator_for(plan: Plan) -> "jsonschema.protocols.Validator":
     return _validator(json.dumps(plan_jsonschema(plan), sort_keys=True))
 
 
@@ -66,6 +71,8 @@ def check_objects(
     objs: Sequence[Any], rows: Sequence[int], raw_of: Callable[[int], str | None], plan: Plan
 ) -> tuple[list[dict[str, Any]], list[int], list[int], list[Reject]]:
     """Validate rows against the plan; returns good objects, their rows and positions, rejects."""
+    from jsonschema.exceptions import best_match
+
     validator = validator_for(plan)
     good: list[dict[str, Any]] = []
     good_rows: list[int] = []
@@ -86,7 +93,7 @@ def check_objects(
         for key in ("id", "source"):  # kept as text whatever their JSON type (as the fast path does)
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 obj[key] = _text(obj[key])
-        err = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+        err = best_match(validator.iter_errors(obj))
         if err is not None:
             where = path_str(err.absolute_path)
             expected = err.schema.get("type") if isinstance(err.schema, dict) else None

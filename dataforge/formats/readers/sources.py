@@ -3,10 +3,12 @@
 Supported inputs: JSON Lines (``.jsonl``/``.ndjson``), JSON (an array of objects, or
 JSON Lines under a ``.json`` name), Parquet, CSV; any of them gzip'd (``.gz``).
 
-* JSONL is read in blocks of ``shard_rows`` lines (:mod:`jsonl`).
-* Parquet is read by record batches, CSV by Arrow's streaming reader (:mod:`tabular`).
-* A JSON array has no line structure to stream, so it is parsed whole (use JSONL for
-  files larger than memory); it is then processed in shards like the others.
+* JSONL is read in blocks of ``shard_rows`` lines and at most ``shard_bytes`` bytes
+  (:mod:`jsonl`): long records make small shards, so memory follows bytes, not rows.
+* A JSON array is split into elements at the byte level and read as JSONL, in the same
+  blocks (:mod:`jsonarray`); only a ``.json`` file holding one object is parsed whole.
+* Parquet is read by record batches, CSV by Arrow's streaming reader (:mod:`tabular`); a
+  Parquet batch holds ``shard_rows`` rows, fewer when the file's average row is large.
 
 Row numbers are 1-based: the line for JSONL (blank lines count, so they match an
 editor), the element for JSON arrays, the data row (header excluded) for CSV/Parquet.
@@ -26,6 +28,7 @@ import pyarrow as pa
 from ..base import FormatError, Plan, Sample, json_kind
 from . import hazards, keyorder
 from .conform import Conformed, conform
+from .jsonarray import iter_element_blocks
 from .jsonl import iter_line_blocks, jsonl_shard
 from .objects import objects_to_frame
 from .shard import RawShard
@@ -76,39 +79,40 @@ def _maybe_json(v: Any) -> Any:
 
 
 def _json_array_head(path: Path, n: int) -> list[Any]:
-    with open_binary(path) as f:
-        text = f.read(16 << 20).decode("utf-8", errors="ignore").lstrip("\ufeff")
-    start = text.find("[")
-    if start < 0:
-        return []
-    dec = json.JSONDecoder()
+    """The first ``n`` parseable elements of a JSON array (a bad element is skipped here;
+    the reader rejects it with its element number)."""
+    if not _starts_array(path):  # one object: parsed whole, as the reader does
+        with open_binary(path) as f:
+            try:
+                return [json.loads(f.read(16 << 20).removeprefix(b"\xef\xbb\xbf"))]
+            except (ValueError, RecursionError):
+                return []
     out: list[Any] = []
-    i = start + 1
-    while len(out) < n:
-        while i < len(text) and text[i] in " \t\r\n,":
-            i += 1
-        if i >= len(text) or text[i] == "]":
-            break
-        try:
-            obj, i = dec.raw_decode(text, i)
-        except (ValueError, RecursionError):
-            break
-        out.append(obj)
+    for block, _ in iter_element_blocks(path, n, 16 << 20):
+        for line in block.splitlines():
+            try:
+                out.append(json.loads(line))
+            except (ValueError, RecursionError):
+                continue
+        break
     return out
 
 
 # -- shards -------------------------------------------------------------------------------
 
-def iter_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
+def iter_shards(path: Path, plan: Plan, shard_rows: int, shard_bytes: int | None = None) -> Iterator[RawShard]:
     kind = file_kind(path)
     if kind == "jsonl":
-        for block, first_line in iter_line_blocks(path, shard_rows):
+        for block, first_line in iter_line_blocks(path, shard_rows, shard_bytes):
             yield jsonl_shard(block, first_line, plan)
+    elif kind == "json" and _starts_array(path):
+        for block, first in iter_element_blocks(path, shard_rows, shard_bytes or (1 << 62)):
+            yield jsonl_shard(block, first, plan)
     elif kind == "json":
         yield from _json_array_shards(path, plan, shard_rows)
     elif kind == "parquet":
         start = 1
-        for batch in parquet_batches(path, shard_rows):
+        for batch in parquet_batches(path, shard_rows, shard_bytes):
             frame = pl.from_arrow(batch)
             yield typed_shard(frame, list(range(start, start + batch.num_rows)), plan)  # type: ignore[arg-type]
             start += batch.num_rows
@@ -119,7 +123,13 @@ def iter_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
             start += frame.height
 
 
+def _starts_array(path: Path) -> bool:
+    with open_binary(path) as f:
+        return f.read(1 << 16).removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
+
+
 def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawShard]:
+    """A ``.json`` file that is not an array (one object): parsed whole."""
     with open_binary(path) as f:
         data = f.read()
     constants: list[str] = []
@@ -135,11 +145,7 @@ def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawS
     except json.JSONDecodeError as e:
         raise FormatError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     except RecursionError:
-        element = _too_deep_element(data.decode("utf-8", errors="replace"))
-        raise FormatError(
-            f"{path}: element {element} nests arrays/objects deeper than the JSON parser allows; remove it, "
-            f"or use JSON Lines, where such a row is rejected on its own"
-        ) from None
+        raise FormatError(f"{path}: nests arrays/objects deeper than the JSON parser allows") from None
     del data
     if isinstance(items, dict):
         items = [items]
@@ -174,22 +180,3 @@ def _json_array_shards(path: Path, plan: Plan, shard_rows: int) -> Iterator[RawS
 def _float_ids(frame: pl.DataFrame) -> bool:
     """Ids or sources Arrow typed as floats: the slow path keeps the text the user wrote."""
     return any(frame.schema[k].is_float() for k in ("id", "source") if k in frame.columns)
-
-
-def _too_deep_element(text: str) -> int:
-    """1-based index of the first array element the JSON parser cannot nest into."""
-    dec = json.JSONDecoder()
-    i, n = text.find("[") + 1, 0
-    while i < len(text):
-        while i < len(text) and text[i] in " \t\r\n,":
-            i += 1
-        if i >= len(text) or text[i] == "]":
-            break
-        n += 1
-        try:
-            _, i = dec.raw_decode(text, i)
-        except RecursionError:
-            return n
-        except ValueError:
-            break
-    return max(n, 1)

@@ -56,16 +56,27 @@ def _csv_batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
         raise FormatError(f"{path}: not a valid CSV file: {e}") from None
 
 
-def parquet_batches(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
-    """Record batches of a Parquet file; a file that is not Parquet, is truncated or has
-    corrupt pages is refused with its name (Arrow's own message says what it found)."""
+def parquet_batches(path: Path, shard_rows: int, shard_bytes: int | None = None) -> Iterator[pa.RecordBatch]:
+    """Record batches of a Parquet file (:func:`_parquet_batch_rows` rows each); a file
+    that is not Parquet, is truncated or has corrupt pages is refused with its name
+    (Arrow's own message says what it found)."""
     try:
         pf = pq.ParquetFile(path)
         if any(1 + type_depth(f.type) > MAX_DEPTH for f in pf.schema_arrow):
             raise FormatError(f"{path}: a column nests deeper than {MAX_DEPTH} levels")
-        yield from pf.iter_batches(batch_size=batch_size)
+        yield from pf.iter_batches(batch_size=_parquet_batch_rows(pf, shard_rows, shard_bytes))
     except pa.ArrowException as e:
         raise FormatError(f"{path}: not a readable Parquet file (truncated, corrupt or another format): {e}") from None
+
+
+def _parquet_batch_rows(pf: pq.ParquetFile, shard_rows: int, shard_bytes: int | None) -> int:
+    """``shard_rows``, fewer when the file's average uncompressed row would make a batch
+    larger than ``shard_bytes``."""
+    meta = pf.metadata
+    if not shard_bytes or meta.num_rows == 0:
+        return shard_rows
+    row_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) / meta.num_rows
+    return max(1, min(shard_rows, int(shard_bytes / max(row_bytes, 1.0))))
 
 
 def csv_frames(path: Path, shard_rows: int) -> Iterator[pl.DataFrame]:

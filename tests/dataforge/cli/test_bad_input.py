@@ -146,6 +146,9 @@ def corpus() -> list[Case]:
                                                          "score": [float("nan"), 0.5, float("inf")]})), 3, {"invalid_json"}),
         Case("kto_llamafactory.json", json.dumps([{**GOOD[0], "label": True}, {**GOOD[1], "label": False}, GOOD[1]],
                                                  ensure_ascii=False).encode(), 3, {"missing_field"}, fmt="kto"),
+        Case("deep.json", ("[" + good[0] + ', {"messages": ' + _deep(100_000) + "}, " + good[1] + "]").encode(), 3, {"too_deep"}),
+        Case("deep_object.json", ('{"messages": ' + _deep(100_000) + "}").encode(), says="deeper than the JSON parser allows",
+             fmt="openai"),
         Case("rows.jsonl.gz", gzip.compress(_text([good[0], "{坏的", good[1]])), 3, {"invalid_json"}),
         Case("controls.jsonl", _text([_line(_chat("a\x00b\x0bc\u202eevil\u200b", "好\x0c的")), good[1]]), 2),
         # -- refusals: the file cannot be read; one line names it -------------------------
@@ -157,7 +160,6 @@ def corpus() -> list[Case]:
         Case("fake.parquet", _text(good), says="not a readable Parquet file"),
         Case("truncated.parquet", parquet[: len(parquet) // 2], says="not a readable Parquet file"),
         Case("zero.parquet", b"", says="not a readable Parquet file"),
-        Case("deep.json", ("[" + good[0] + ', {"messages": ' + _deep(100_000) + "}]").encode(), says="element 2"),
         Case("broken.json", ("[" + good[0] + ",]").encode(), says="not valid JSON"),
         Case("scalar.json", b"42", says="no readable rows"),
         Case("quote.csv", 'instruction,output\n"未闭合,x\n'.encode(), says="CSV"),
