@@ -28,6 +28,7 @@ COMMANDS = {
     "engines": "registries", "verifiers": "registries", "reference": "registries",
     "run": "run",
     "synth": "synth",
+    "train": "train", "template": "template",
 }
 
 
