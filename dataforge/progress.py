@@ -55,7 +55,8 @@ def _new_display() -> Progress:
 @contextlib.contextmanager
 def task(description: str, total: int | None, unit: str = "items") -> Iterator[Advance]:
     """A bar on the current display (opened here when none is live); yields
-    ``advance(n, note=None)`` (``note``: short text shown after the bar, e.g. cache hits)."""
+    ``advance(n, note=None, total=None)`` (``note``: short text shown after the bar, e.g.
+    cache hits; ``total``: a new estimate of the total)."""
     display = _ACTIVE.get()
     owner = display is None
     if owner:
@@ -64,8 +65,11 @@ def task(description: str, total: int | None, unit: str = "items") -> Iterator[A
         token = _ACTIVE.set(display)
     task_id = display.add_task(description, total=total, unit=unit, note="")
 
-    def advance(n: int = 1, note: str | None = None) -> None:
-        display.update(task_id, advance=n, **({"note": note} if note is not None else {}))
+    def advance(n: int = 1, note: str | None = None, total: int | None = None) -> None:
+        extra: dict[str, Any] = {"note": note} if note is not None else {}
+        if total is not None:
+            extra["total"] = total
+        display.update(task_id, advance=n, **extra)
 
     try:
         yield advance
@@ -76,12 +80,26 @@ def task(description: str, total: int | None, unit: str = "items") -> Iterator[A
             _ACTIVE.reset(token)
 
 
-def track_rows(shards: Iterable[Any], description: str, total: int | None) -> Iterator[Any]:
-    """Pass ``LoadResult`` shards through, advancing a rows bar by each shard's rows read."""
+def track_rows(shards: Iterable[Any], description: str, total: int | None, size: int | None = None) -> Iterator[Any]:
+    """Pass ``LoadResult`` shards through, advancing a rows bar by each shard's rows read.
+
+    With no row ``total`` but the input's ``size`` in bytes, the total is estimated from
+    the rows per byte read so far (shards report ``stats["bytes_in"]``) and refined with
+    every shard; at the end it is the exact count.
+    """
+    rows = read = 0
     with task(description, total=total, unit="rows") as advance:
         for shard in shards:
             yield shard
-            advance(int(shard.stats.get("rows_in", shard.records.height + shard.rejected.height)))
+            n = int(shard.stats.get("rows_in", shard.records.height + shard.rejected.height))
+            rows += n
+            read += shard.stats.get("bytes_in") or 0
+            estimate = None
+            if total is None and size and read:
+                estimate = max(rows, round(rows * size / read))
+            advance(n, total=estimate)
+        if total is None and size:
+            advance(0, total=rows)
 
 
 class ProgressEngine:

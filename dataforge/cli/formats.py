@@ -87,7 +87,7 @@ def convert(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output that posttrain did not write"),
 ) -> None:
     """Convert a dataset between formats, streaming; bad rows go to <out stem>.rejected/."""
-    from ..formats.api import count_rows, iter_load, merge_stats, open_writer, read_warnings, write_warnings
+    from ..formats.api import count_rows, iter_load, merge_stats, open_writer, read_warnings, text_bytes, write_warnings
 
     opts = _options(option)
     if to == "llamafactory":
@@ -105,7 +105,7 @@ def convert(
         writer = open_writer(out, to, **opts)
         with writer, sink:
             for part in track_rows(iter_load(src, fmt, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
-                                   f"converting {src.name}", count_rows(src)):
+                                   f"converting {src.name}", count_rows(src), text_bytes(src)):
                 detected = part.format
                 writer.write(part.records)
                 sink.write(part.rejected)
@@ -158,11 +158,11 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Detected format, rows, turns, roles, lengths, tools, preference/KTO counts, one record."""
-    from ..formats.api import count_rows, iter_load, merge_stats, read_warnings
+    from ..formats.api import count_rows, iter_load, merge_stats, read_warnings, text_bytes
     from ..formats.summary import summarize
 
     parts, stats, fmt_name = [], [], ""
-    for part in track_rows(iter_load(src, fmt), f"reading {src.name}", count_rows(src)):
+    for part in track_rows(iter_load(src, fmt), f"reading {src.name}", count_rows(src), text_bytes(src)):
         parts.append(part.records)
         stats.append(part.stats)
         fmt_name = part.format

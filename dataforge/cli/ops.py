@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..compose import mix, split
 from ..fileio import write_text_atomic
-from ..formats.api import count_rows, iter_load, open_writer, write_warnings
+from ..formats.api import count_rows, iter_load, open_writer, text_bytes, write_warnings
 from ..ops import registry
 from ..errors import UserError
 from ..ops.chain import build_ops, iter_apply
@@ -191,7 +191,7 @@ def apply_cmd(
         sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
         with sink:
             shards = track_rows(iter_load(input, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
-                                f"{input.name}: {' → '.join(o.name for o in ops)}", count_rows(input))
+                                f"{input.name}: {' → '.join(o.name for o in ops)}", count_rows(input), text_bytes(input))
             kept, stats = iter_apply(shards, ops, sink)
             with open_writer(output, to_format) as writer:
                 for shard in kept:

@@ -33,7 +33,7 @@ from .writers.llamafactory import LlamaFactoryWriter
 from .writers.trl import to_trl_dataset
 
 __all__ = [
-    "LoadResult", "FormatError", "StrictError", "count_rows", "ShardWriter", "detect_format", "iter_load", "load",
+    "LoadResult", "FormatError", "StrictError", "count_rows", "text_bytes", "ShardWriter", "detect_format", "iter_load", "load",
     "read", "read_warnings", "write", "write_warnings", "open_writer", "to_trl_dataset", "merge_stats",
 ]
 
@@ -94,27 +94,27 @@ def iter_load(
 
 
 def count_rows(path: str | Path) -> int | None:
-    """Rows in ``path`` when knowable cheaply (Parquet metadata; lines of plain JSONL, counted
-    at disk speed), for progress bars with an ETA; None for other files."""
+    """Rows in ``path`` when knowable without reading it (Parquet metadata), for progress
+    bars with an ETA; None for other files (see :func:`text_bytes`)."""
     p = Path(path)
-    name = p.name.lower()
-    if not p.is_file():
+    if not p.is_file() or not p.name.lower().endswith(".parquet"):
         return None
-    if name.endswith(".parquet"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        try:
-            return pq.ParquetFile(p).metadata.num_rows
-        except pa.ArrowException:  # not Parquet after all: the reader refuses it by name
-            return None
-    if name.endswith((".jsonl", ".ndjson")):
-        lines, last = 0, b"\n"
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 24), b""):
-                lines += block.count(b"\n")
-                last = block[-1:]
-        return lines + (last != b"\n")
+    try:
+        return pq.ParquetFile(p).metadata.num_rows
+    except pa.ArrowException:  # not Parquet after all: the reader refuses it by name
+        return None
+
+
+def text_bytes(path: str | Path) -> int | None:
+    """Size of an uncompressed JSON / JSON Lines file: a progress bar estimates its rows
+    from the bytes each shard read (``stats["bytes_in"]``), instead of reading the whole
+    file once more just to count lines before starting."""
+    p = Path(path)
+    if p.is_file() and p.name.lower().endswith((".jsonl", ".ndjson", ".json")):
+        return p.stat().st_size
     return None
 
 

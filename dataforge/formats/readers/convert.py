@@ -68,6 +68,7 @@ def convert_shard(shard: RawShard, fmt: Format, plan: Plan, source_file: str, so
         "reasons": dict(Counter(rejected["reason"].to_list())) if rejected.height else {},
         "ignored_fields": sorted(shard.ignored),
         "unread_fields": unread_fields(raw, fmt, plan),
+        "bytes_in": shard.bytes_in,
     }
     return ShardResult(records, rejected, stats)
 

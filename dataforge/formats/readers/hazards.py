@@ -4,9 +4,10 @@
   on a value nested ~20 000 levels deep, and polars on ~1 000 levels; Python's ``json``
   raises ``RecursionError`` past ~1 000. Rows nested deeper than :data:`MAX_DEPTH` are
   rejected (reason ``too_deep``), and a block holding a line with very many brackets is
-  parsed by Python instead of Arrow (:func:`needs_python`).
+  parsed by Python instead of Arrow (:func:`too_many_brackets`).
 * **NaN / Infinity** are not JSON, yet Arrow and Python's ``json`` both accept them, and
-  the value would end up as null. The row is rejected (``invalid_json``).
+  the value would end up as null. The row is rejected (``invalid_json``); a block is
+  scanned for the tokens only when Arrow parsed a float in it (:func:`parsed_non_finite`).
 * **Lone UTF-16 surrogates** (``"\\ud800"`` without its pair) parse in Python but cannot
   be written as UTF-8 text; the row is rejected (``invalid_json``).
 
@@ -78,16 +79,36 @@ def _has_non_finite(block: bytes) -> bool:
     return False
 
 
-def needs_python(block: bytes, line_ends: np.ndarray) -> bool:
-    """True when a JSON Lines block must skip Arrow: a NaN/Infinity token, or a line with
-    so many brackets that Arrow's recursive parser could overflow its stack."""
-    if _has_non_finite(block):
-        return True
+def too_many_brackets(block: bytes, line_ends: np.ndarray) -> bool:
+    """True when a line of a JSON Lines block holds so many brackets that Arrow's
+    recursive parser could overflow its stack: the block must skip Arrow."""
     starts = np.concatenate(([0], line_ends[:-1] + 1)) if len(line_ends) else line_ends
     for i in np.flatnonzero(line_ends - starts >= ARROW_GUARD):  # shorter lines cannot hold that many
         s, e = int(starts[i]), int(line_ends[i])
         if block.count(b"[", s, e) + block.count(b"{", s, e) >= ARROW_GUARD:
             return True
+    return False
+
+
+def parsed_non_finite(block: bytes, schema: pa.Schema) -> bool:
+    """True when Arrow may have parsed a NaN/Infinity token of ``block`` into ``schema``.
+
+    Arrow's reader takes NaN/Infinity only where it reads (or infers) a floating-point
+    value; where the schema wants text, a boolean or an integer it refuses the block. So
+    the byte scan runs only for tables with a float somewhere (an inferred ``score``, say).
+    """
+    return any(_has_float(f.type) for f in schema) and _has_non_finite(block)
+
+
+def _has_float(t: pa.DataType) -> bool:
+    if pa.types.is_floating(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_float(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _has_float(t.value_type)
+    if pa.types.is_map(t):
+        return _has_float(t.key_type) or _has_float(t.item_type)
     return False
 
 

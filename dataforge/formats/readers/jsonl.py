@@ -32,30 +32,35 @@ ARROW_BLOCK = 4 << 20
 
 def iter_line_blocks(path: Path, lines_per_block: int, max_bytes: int | None = None) -> Iterator[tuple[bytes, int]]:
     """Blocks of whole lines (each ending in ``\\n``): at most ``lines_per_block`` lines and,
-    when ``max_bytes`` is given, at most that many bytes (but always at least one line)."""
-    first_line = 1
-    pending: list[bytes] = []
-    newlines = size = 0
+    when ``max_bytes`` is given, at most that many bytes (but always at least one line).
+
+    Cuts are found with ``rfind`` from the byte bound and lines counted with ``count``
+    (both C loops over bytes); only a block that would hold more than
+    ``lines_per_block`` lines locates its newlines one by one.
+    """
     limit = max_bytes or (1 << 62)
+    first_line = 1
+    buf, pos, newlines = b"", 0, 0  # unread text is buf[pos:], holding `newlines` newlines
     with open_binary(path) as f:
         chunk = f.read(CHUNK).removeprefix(b"\xef\xbb\xbf")
         while chunk:
-            pending.append(chunk)
+            buf = buf[pos:] + chunk if pos < len(buf) else chunk
+            pos = 0
             newlines += chunk.count(b"\n")
-            size += len(chunk)
-            while newlines >= lines_per_block or (size >= limit and newlines):
-                buf = b"".join(pending)
-                ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
-                fits = int(np.searchsorted(ends, limit, side="left"))  # lines ending within the limit
-                lines = max(1, min(lines_per_block, fits))
-                cut = int(ends[lines - 1]) + 1
-                yield buf[:cut], first_line
+            while newlines >= lines_per_block or (len(buf) - pos >= limit and newlines):
+                cut = buf.rfind(b"\n", pos, pos + limit) + 1  # the last line ending within the limit
+                if cut == 0:  # one line longer than the limit: a block of its own
+                    cut = buf.index(b"\n", pos) + 1
+                lines = buf.count(b"\n", pos, cut)
+                if lines > lines_per_block:
+                    ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8, count=cut - pos, offset=pos) == 10)
+                    cut, lines = pos + int(ends[lines_per_block - 1]) + 1, lines_per_block
+                yield buf[pos:cut], first_line
                 first_line += lines
                 newlines -= lines
-                pending = [buf[cut:]]
-                size = len(pending[0])
+                pos = cut
             chunk = f.read(CHUNK)
-    rest = b"".join(pending)
+    rest = buf[pos:]
     if rest.strip():
         yield (rest if rest.endswith(b"\n") else rest + b"\n"), first_line
 
@@ -109,12 +114,14 @@ def _read_arrow_json(block: bytes, plan: Plan) -> pa.Table:
 
 def jsonl_shard(block: bytes, first_line: int, plan: Plan) -> RawShard:
     lines_text = _block_text(block, first_line)
-    n_lines = block.count(b"\n")
     ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+    n_lines = len(ends)
     try:
-        if hazards.needs_python(block, ends):
-            raise ValueError("NaN/Infinity or very deep nesting: parsed line by line")
+        if hazards.too_many_brackets(block, ends):
+            raise ValueError("very deep nesting: parsed line by line")
         table = _read_arrow_json(block, plan)
+        if hazards.parsed_non_finite(block, table.schema):
+            raise ValueError("NaN/Infinity: parsed line by line")
         # Arrow's JSON reader does not check UTF-8 (polars would panic on a bad string
         # later); a full validation is ~20x cheaper than decoding the block in Python
         table.validate(full=True)
@@ -139,7 +146,7 @@ def jsonl_shard(block: bytes, first_line: int, plan: Plan) -> RawShard:
             conformed.frame = keyorder.from_lines(conformed.frame, lines, plan)
         return RawShard(
             conformed.frame, rows, [], len(rows),
-            lambda pos: lines_text([rows[p] for p in pos]), conformed.ignored,
+            lambda pos: lines_text([rows[p] for p in pos]), conformed.ignored, len(block),
         )
     except (pa.ArrowInvalid, ValueError):
         return _jsonl_slow(block, first_line, plan, lines_text)
@@ -169,5 +176,5 @@ def _jsonl_slow(block: bytes, first_line: int, plan: Plan, lines_text: Callable)
     conformed, good_rows, _, bad = objects_to_frame(objs, rows, lambda p: lines_text([rows[p]])[0], plan)
     return RawShard(
         conformed.frame, good_rows, rejects + bad, len(objs) + len(rejects),
-        lambda pos: lines_text([good_rows[p] for p in pos]), conformed.ignored,
+        lambda pos: lines_text([good_rows[p] for p in pos]), conformed.ignored, len(block),
     )

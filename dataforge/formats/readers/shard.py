@@ -23,3 +23,4 @@ class RawShard:
     rows_in: int
     text_of: Callable[[Sequence[int]], list[str | None]]  #: frame positions -> original text
     ignored: set[str] = field(default_factory=set)  #: nested keys the plan does not read
+    bytes_in: int | None = None  #: input bytes of a JSON shard (progress estimates); None for tables

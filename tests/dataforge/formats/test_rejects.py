@@ -84,6 +84,23 @@ def test_each_reason_is_located(case: str, tmp_path: Path) -> None:
     assert rej["raw"] == raw  # nothing is lost: the original line is kept verbatim
 
 
+@pytest.mark.parametrize("bad", [
+    '{"conversations": [{"from": "human", "value": "x", "weight": NaN}, {"from": "gpt", "value": "y"}]}',
+    '{"conversations": [{"from": "human", "value": NaN}, {"from": "gpt", "value": "y"}]}',
+    '{"conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "y"}], "scores": [0.5, -Infinity]}',
+    '{"conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "y"}], "kto_tag": NaN}',
+    '{"conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "y"}], "extra": {"p": Infinity}}',
+])
+def test_non_finite_anywhere_is_rejected(bad: str, tmp_path: Path) -> None:
+    """NaN/Infinity where Arrow would read text (an error), a float it infers (a nested
+    key the plan does not read, a list, an object) or a boolean: always the row alone is
+    rejected, also when the rows around it hold ordinary floats."""
+    good = json.dumps({**GOOD_SG, "scores": [0.5, 1.5], "extra": {"p": 0.1}}, ensure_ascii=False)
+    rej = one_reject(jsonl(tmp_path / "nan.jsonl", [good, bad, good]), "sharegpt")
+    assert rej["reason"] == "invalid_json" and rej["source_row"] == 2
+    assert "is not valid JSON" in rej["detail"] and rej["raw"] == bad
+
+
 def test_openai_bad_tool_call_names_the_exact_field(tmp_path: Path) -> None:
     good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
     bad_args = {"messages": [

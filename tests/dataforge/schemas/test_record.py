@@ -54,6 +54,23 @@ def test_with_content_ids_fills_only_missing():
     assert out["id"][1] == "x" and out["id"][0] is not None
 
 
+def test_content_ids_are_sha1_of_the_canonical_json():
+    """The id definition (sha1 of the record's JSON, 16 hex digits) computed the plain way
+    with hashlib, row by row: the buffer-level hashing must give the same ids, also for a
+    sliced frame, non-ASCII text and a mix of given and missing ids."""
+    import hashlib
+
+    recs = [_tool_record(), {"messages": [message("user", "问"), message("assistant", "答 é")]}] * 3
+    df = from_dicts(recs).with_columns(pl.lit(None, dtype=pl.String).alias("id"))
+    content = pl.struct("messages", "tools", "chosen", "rejected", "label").struct.json_encode()
+    want = [hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in df.select(content).to_series().to_list()]
+    assert with_content_ids(df)["id"].to_list() == want
+    assert with_content_ids(df.slice(1, 4))["id"].to_list() == want[1:5]
+    mixed = df.with_columns(pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("given")).alias("id"))
+    assert with_content_ids(mixed)["id"].to_list() == ["given" if i % 2 == 0 else w for i, w in enumerate(want)]
+    assert with_content_ids(df.clear())["id"].to_list() == []
+
+
 def test_conform_adds_missing_optional_columns_and_refuses_extras():
     base = from_dicts([{"messages": [message("user", "q")]}]).select("id", "messages")
     assert conform(base).columns == list(POLARS_SCHEMA)
