@@ -37,7 +37,9 @@ def meta_expr(frame: pl.DataFrame, consumed: set[str]) -> pl.Expr:
     ]
     body = pl.concat_str(members, separator=",", ignore_nulls=True) if members else None
     if members and all(KEY_POSITION + c in frame.columns for c in extras):
-        body = _in_row_order(members, [pl.col(KEY_POSITION + c) for c in extras])
+        positions = [pl.col(KEY_POSITION + c) for c in extras]
+        if not _in_column_order(frame, positions):
+            body = _in_row_order(members, positions)
     extra = (
         pl.when(body != "").then(pl.concat_str([pl.lit("{"), body, pl.lit("}")]))
         if body is not None else pl.lit(None, dtype=pl.String)
@@ -58,6 +60,16 @@ def meta_expr(frame: pl.DataFrame, consumed: set[str]) -> pl.Expr:
             base = jsontext.value(pl.col("meta"))
     merged = jsontext.splice(base, extra)
     return pl.when(merged.is_null() | (merged == "{}")).then(pl.lit(None, dtype=pl.String)).otherwise(merged)
+
+
+def _in_column_order(frame: pl.DataFrame, positions: list[pl.Expr]) -> bool:
+    """Whether every row has its extra keys in the frame's column order (the usual case:
+    one writer wrote every row alike); then the members need no per-row sort."""
+    ordered, seen = [], positions[0]  # seen: the largest position so far (nulls skipped)
+    for pos in positions[1:]:
+        ordered.append(pos.is_null() | seen.is_null() | (pos > seen))
+        seen = pl.max_horizontal(seen, pos)
+    return bool(frame.select(pl.all_horizontal(ordered).all()).item()) if ordered else True
 
 
 def _in_row_order(members: list[pl.Expr], positions: list[pl.Expr]) -> pl.Expr:

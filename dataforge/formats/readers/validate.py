@@ -15,6 +15,7 @@ tools, ``t`` tool result. The grammar (also used by :func:`first_bad_turn`):
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import polars as pl
@@ -54,26 +55,30 @@ def _any_call(column: str, predicate: pl.Expr) -> pl.Expr:
 
 def verdict(df: pl.DataFrame) -> pl.Series:
     """One reason code per row (null = the row is fine)."""
-    has = {c: c in df.columns for c in (*LISTS, "_bad_tools", "_missing_label")}
-    lists = [c for c in LISTS if has[c]]
-    is_pref = pl.lit(False)
-    if has["chosen"] and has["rejected"]:
-        is_pref = pl.col("chosen").is_not_null() | pl.col("rejected").is_not_null()
-    tmp = df.select(
-        [letters(c).alias(f"_L{c}") for c in lists]
-        + [is_pref.alias("_pref")]
-        + [pl.col(c) for c in lists]
-        + [pl.col(c) for c in ("_bad_tools", "_missing_label") if has[c]]
-    )
+    has = frozenset(c for c in (*LISTS, "_bad_tools", "_missing_label") if c in df.columns)
+    # chosen/rejected are null in every row of most files: their checks would only cost
+    filled = frozenset(c for c in LISTS if c in has and (c == "messages" or df[c].null_count() < df.height))
+    letters_, chain = _verdict_exprs(has, filled)
+    return df.lazy().with_columns(letters_).select(chain).collect()["reason"]
+
+
+@functools.cache
+def _verdict_exprs(has: frozenset[str], filled: frozenset[str]) -> tuple[list[pl.Expr], pl.Expr]:
+    """(role-letter columns, reason expression) for frames with the columns ``has``, whose
+    list columns ``filled`` hold values. Built once per column layout: building the
+    expression tree costs more than evaluating it on a shard."""
+    lists = [c for c in LISTS if c in filled]
     L = {c: pl.col(f"_L{c}") for c in lists}
+    none = pl.lit(None, dtype=pl.String)
 
     def any_of(exprs: list[pl.Expr]) -> pl.Expr:
         return pl.any_horizontal(exprs) if exprs else pl.lit(False)
 
+    pairs = "chosen" in has and "rejected" in has
     missing = pl.col("messages").is_null()
-    if has["chosen"] and has["rejected"]:
+    if pairs:
         missing = missing | (pl.col("chosen").is_null() != pl.col("rejected").is_null())
-    if has["_missing_label"]:
+    if "_missing_label" in has:
         missing = missing | pl.col("_missing_label")
     empty_conv = pl.col("messages").list.len() == 0
     unknown = any_of([L[c].str.contains("?", literal=True).fill_null(False) for c in lists])
@@ -86,14 +91,15 @@ def verdict(df: pl.DataFrame) -> pl.Series:
         ]
     )
     sft_ok = L["messages"].str.contains(SFT_ORDER)
-    if has["chosen"] and has["rejected"]:
+    if pairs and ({"chosen", "rejected"} & filled):
+        is_pref = pl.col("chosen").is_not_null() | pl.col("rejected").is_not_null()
         pref_ok = (
             L["messages"].str.contains(PROMPT_ORDER)
-            & L["chosen"].str.contains(CONTINUATION_ORDER)
-            & L["rejected"].str.contains(CONTINUATION_ORDER)
+            & L.get("chosen", none).str.contains(CONTINUATION_ORDER)
+            & L.get("rejected", none).str.contains(CONTINUATION_ORDER)
         )
-        order_ok = pl.when(pl.col("_pref")).then(pref_ok).otherwise(sft_ok)
-    else:
+        order_ok = pl.when(is_pref).then(pref_ok).otherwise(sft_ok)
+    else:  # no pairs in these rows
         order_ok = sft_ok
     chain = (
         pl.when(missing).then(pl.lit("missing_field"))
@@ -102,12 +108,12 @@ def verdict(df: pl.DataFrame) -> pl.Series:
         .when(bad_call).then(pl.lit("invalid_tool_call"))
         .when(bad_args).then(pl.lit("invalid_tool_arguments"))
     )
-    if has["_bad_tools"]:
+    if "_bad_tools" in has:
         chain = chain.when(pl.col("_bad_tools")).then(pl.lit("invalid_tools"))
     chain = chain.when(empty).then(pl.lit("empty_turn")).when(~order_ok.fill_null(False)).then(
         pl.lit("role_order")
     )
-    return tmp.select(chain.otherwise(pl.lit(None, dtype=pl.String)).alias("reason"))["reason"]
+    return [letters(c).alias(f"_L{c}") for c in lists], chain.otherwise(none).alias("reason")
 
 
 # -- details for rejected rows (Python, rejected rows only) --------------------------------

@@ -122,13 +122,20 @@ def test_canonical_format_canonical_is_identity(fmt: str, tmp_path_factory: pyte
     prop()
 
 
+KEY_ORDERS = [
+    ['{"x_b":1}', '{"x_a":1,"x_b":2}', '{"x_c":true,"x_a":"三"}'],
+    ['{"x_a":1,"x_b":2,"x_c":3}', '{"x_c":1,"x_a":2}'],  # out of order only across a missing key
+    ['{"x_b":1}', '{"x_b":1,"x_c":2}', '{"x_a":1}', '{"x_c":1,"x_a":2}'],  # every row in column order
+]
+
+
 @pytest.mark.parametrize("ext", [".jsonl", ".json"])
 @pytest.mark.parametrize("bad_row", [False, True])
-def test_meta_keeps_each_rows_key_order(ext: str, bad_row: bool, tmp_path: Path) -> None:
+@pytest.mark.parametrize("metas", KEY_ORDERS)
+def test_meta_keeps_each_rows_key_order(ext: str, bad_row: bool, metas: list[str], tmp_path: Path) -> None:
     """Rows with different extra keys (hypothesis found it): the shard's column order is
     the order keys first appear, yet each row's meta must come back in its own order, on
     the Arrow path, the JSON array path and the line-by-line path (a broken row)."""
-    metas = ['{"x_b":1}', '{"x_a":1,"x_b":2}', '{"x_c":true,"x_a":"三"}']
     rows = [
         {"messages": [message("user", "问")], "chosen": [message("assistant", "好")],
          "rejected": [message("assistant", "坏")], "meta": m}
