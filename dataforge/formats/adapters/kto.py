@@ -49,7 +49,7 @@ class KTO(Format):
         return Plan(self.name, schema, variant="conversational" if conv else "standard", json_text=paths)
 
     def to_canonical(self, raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
-        tools, bad_tools = oa.tools_to_canonical(raw)
+        tools, bad_tools = oa.tools_to_canonical()
         if plan.variant == "messages":
             return raw.select(
                 pl.col("messages").list.eval(oa.to_message()).alias("messages"),

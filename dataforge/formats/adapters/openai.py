@@ -79,7 +79,7 @@ def from_message(element: pl.Expr | None = None) -> pl.Expr:
     )
 
 
-def tools_to_canonical(raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
+def tools_to_canonical() -> tuple[pl.Expr, pl.Expr]:
     """(canonical tools, bad-tools flag) from a raw ``tools`` text column."""
     given = M.nonblank(pl.col("tools"))
     tools = pl.when(given).then(jsontext.normalize_array(pl.col("tools")))
@@ -101,7 +101,7 @@ class OpenAI(Format):
         return Plan(self.name, schema, json_text=(("tools",), *json_text_paths("messages")))
 
     def to_canonical(self, raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
-        tools, bad_tools = tools_to_canonical(raw)
+        tools, bad_tools = tools_to_canonical()
         return raw.select(
             pl.col("messages").list.eval(to_message()).alias("messages"),
             tools.alias("tools"),

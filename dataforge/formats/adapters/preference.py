@@ -77,7 +77,7 @@ class Preference(Format):
 
     def to_canonical(self, raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
         conv = plan.variant.startswith("conversational")
-        tools, bad_tools = oa.tools_to_canonical(raw)
+        tools, bad_tools = oa.tools_to_canonical()
         out = raw.select(
             side("prompt", conv, "user").alias("messages"),
             tools.alias("tools"),

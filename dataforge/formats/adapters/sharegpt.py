@@ -9,6 +9,7 @@ variant adds a ``system`` column and a ``tools`` column (JSON text); preference 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import polars as pl
@@ -68,23 +69,25 @@ def _calls(text: pl.Expr, is_call: pl.Expr, kinds: set[str]) -> pl.Expr:
     return pl.when(one_text.is_not_null()).then(single).when(many_text.is_not_null()).then(many)
 
 
-def call_kinds(raw: pl.DataFrame, column: str, role_key: str, content_key: str) -> set[str]:
-    """Which function_call layouts (``one``/``many``) a turn-list column holds."""
-    el = pl.element()
-    is_call = el.struct.field(role_key) == "function_call"
-    is_list = el.struct.field(content_key).str.strip_chars_start().str.starts_with("[")
-    if isinstance(raw.schema[column], pl.List):
-        col = pl.col(column).list
-        row = raw.select(
-            col.eval(is_call).list.any().any().alias("one"), col.eval(is_call & is_list).list.any().any().alias("many")
-        ).row(0, named=True)
-    else:
-        c = pl.col(column)
-        call = c.struct.field(role_key) == "function_call"
-        row = raw.select(
-            call.any().alias("one"), (call & c.struct.field(content_key).str.starts_with("[")).any().alias("many")
-        ).row(0, named=True)
-    return {k for k, v in row.items() if v}
+def call_kinds(raw: pl.DataFrame, columns: list[str], role_key: str, content_key: str) -> dict[str, frozenset[str]]:
+    """Which function_call layouts (``one``/``many``) each turn column holds (a list of
+    turns, or one turn), in one pass over the frame."""
+    exprs = []
+    for column in columns:
+        if isinstance(raw.schema[column], pl.List):
+            el = pl.element()
+            is_call = el.struct.field(role_key) == "function_call"
+            is_list = el.struct.field(content_key).str.strip_chars_start().str.starts_with("[")
+            one = pl.col(column).list.eval(is_call).list.any().any()
+            many = pl.col(column).list.eval(is_call & is_list).list.any().any()
+        else:
+            c = pl.col(column)
+            one = c.struct.field(role_key) == "function_call"
+            many = (one & c.struct.field(content_key).str.starts_with("[")).any()
+            one = one.any()
+        exprs += [one.alias(f"{column}\0one"), many.alias(f"{column}\0many")]
+    row = raw.select(exprs).row(0, named=True) if exprs else {}
+    return {c: frozenset(k for k in ("one", "many") if row[f"{c}\0{k}"]) for c in columns}
 
 
 def turn_to_message(
@@ -140,30 +143,15 @@ class ShareGPT(Format):
 
     def to_canonical(self, raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
         o = plan.options
-        conv = pl.col(o["key"])
-        rk, ck = o["role_key"], o["content_key"]
-        turns = conv.list.eval(turn_to_message(rk, ck, kinds=call_kinds(raw, o["key"], rk, ck)))
-        system = pl.col("system")
-        system_turn = M.optional(M.message("system", system), M.nonblank(system))
-        tools, bad_tools = tools_to_canonical(raw)
-
-        def pair(col: str) -> pl.Expr:
-            c = pl.col(col)
-            kinds = call_kinds(raw, col, rk, ck)
-            if isinstance(raw.schema[col], pl.List):
-                return c.list.eval(turn_to_message(rk, ck, kinds=kinds))
-            return pl.when(c.is_not_null()).then(M.one(turn_to_message(rk, ck, c, kinds)))
-
-        out = raw.select(
-            system_turn.alias("_m0"),
-            turns.alias("_m1"),
-            tools.alias("tools"),
-            pair("chosen").alias("chosen"),
-            pair("rejected").alias("rejected"),
-            pl.col("kto_tag").alias("label"),
-            bad_tools.alias("_bad_tools"),
-            conv.is_null().alias("_no_conv"),
-        )
+        key, rk, ck = o["key"], o["role_key"], o["content_key"]
+        # columns null in every row (no system prompts, no pairs: most files) need no work
+        filled = frozenset(c for c in (key, "system", "chosen", "rejected") if raw[c].null_count() < raw.height)
+        kinds = call_kinds(raw, [c for c in (key, "chosen", "rejected") if c in filled], rk, ck)
+        pairs_are_lists = isinstance(raw.schema["chosen"], pl.List)
+        exprs = _canonical_exprs(key, rk, ck, pairs_are_lists, filled, tuple(sorted(kinds.items())))
+        out = raw.select(exprs)
+        if "system" not in filled:
+            return out.rename({"_m1": "messages"}).select("messages", "tools", "chosen", "rejected", "label", "_bad_tools")
         out = M.concat_columns(out, ["_m0", "_m1"], "messages")
         return out.select(
             pl.when(~pl.col("_no_conv")).then(pl.col("messages")).alias("messages"),
@@ -212,6 +200,40 @@ class ShareGPT(Format):
             pl.col("label").alias("kto_tag"),
         )
         return Encoded(frame)
+
+
+@functools.cache
+def _canonical_exprs(
+    key: str, rk: str, ck: str, pairs_are_lists: bool, filled: frozenset[str],
+    kinds: tuple[tuple[str, frozenset[str]], ...],
+) -> list[pl.Expr]:
+    """The select of :meth:`ShareGPT.to_canonical` for one shard layout: the turns
+    (``_m1``), the system turn (``_m0``, when some row has one), tools, pairs, label.
+    Built once per layout: building the tree costs more than running it on a shard."""
+    kind = dict(kinds)
+    conv = pl.col(key)
+    tools, bad_tools = tools_to_canonical()
+
+    def pair(col: str) -> pl.Expr:
+        if col not in filled:
+            return pl.lit(None, dtype=M.MESSAGES_DTYPE)
+        c = pl.col(col)
+        if pairs_are_lists:
+            return c.list.eval(turn_to_message(rk, ck, kinds=kind[col]))
+        return pl.when(c.is_not_null()).then(M.one(turn_to_message(rk, ck, c, kind[col])))
+
+    exprs = [
+        conv.list.eval(turn_to_message(rk, ck, kinds=kind.get(key, frozenset()))).alias("_m1"),
+        tools.alias("tools"),
+        pair("chosen").alias("chosen"),
+        pair("rejected").alias("rejected"),
+        pl.col("kto_tag").alias("label"),
+        bad_tools.alias("_bad_tools"),
+    ]
+    if "system" in filled:
+        system = pl.col("system")
+        exprs += [M.optional(M.message("system", system), M.nonblank(system)).alias("_m0"), conv.is_null().alias("_no_conv")]
+    return exprs
 
 
 def message_to_turn(element: pl.Expr | None = None) -> pl.Expr:
