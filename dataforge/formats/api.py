@@ -21,11 +21,13 @@ from typing import Any, Iterator
 import polars as pl
 
 from ..errors import MissingFileError
+from ..readahead import read_ahead
 from ..schemas.record import empty_table
 from ..schemas.rejected import empty_rejected
-from .base import FormatError, get
+from .base import Format, FormatError, Plan, get
 from .readers.convert import StrictError, convert_shard, first_rejection_message
 from .readers.detect import detect_sample
+from .readers.shard import RawShard
 from .readers.sources import iter_shards, sample
 from .readers.textio import stream_errors
 from .writers.files import ShardWriter
@@ -65,12 +67,14 @@ SHARD_BYTES = 4 << 20
 
 def iter_load(
     path: str | Path, format: str | None = None, *, strict: bool = False, shard_rows: int = SHARD_ROWS,
-    shard_bytes: int | None = SHARD_BYTES,
+    shard_bytes: int | None = SHARD_BYTES, ahead: bool = True,
 ) -> Iterator[LoadResult]:
     """Convert ``path`` shard by shard (bounded memory); one :class:`LoadResult` per shard.
 
     A shard holds at most ``shard_rows`` rows and about ``shard_bytes`` bytes of input
-    (JSON Lines, JSON arrays, Parquet; None: no byte bound).
+    (JSON Lines, JSON arrays, Parquet; None: no byte bound). With ``ahead`` (the default)
+    the next shards are parsed and converted in two background threads while the caller
+    uses this one (:func:`dataforge.readahead.read_ahead`: two more shards in memory).
 
     ``strict=True`` raises :class:`StrictError` at the first rejected row, with the same
     located detail the rejected table would hold.
@@ -84,9 +88,19 @@ def iter_load(
     with stream_errors(p):
         smp = sample(p)
         name = format or detect_sample(smp, str(p))
-        fmt = fmt or get(name)
-        plan = fmt.plan(smp)
-        for shard in iter_shards(p, plan, shard_rows, shard_bytes):
+    fmt = fmt or get(name)
+    plan = fmt.plan(smp)
+    raw = iter_shards(p, plan, shard_rows, shard_bytes)
+    # two stages, each a shard ahead of the next: parsing, converting, the caller's use
+    shards = _converted_shards(read_ahead(raw) if ahead else raw, p, fmt, name, plan, strict)
+    yield from read_ahead(shards) if ahead else shards
+
+
+def _converted_shards(
+    raw: Iterator[RawShard], p: Path, fmt: Format, name: str, plan: Plan, strict: bool,
+) -> Iterator[LoadResult]:
+    with stream_errors(p):
+        for shard in raw:
             res = convert_shard(shard, fmt, plan, str(p), p.name)
             if strict and res.rejected.height:
                 raise StrictError(first_rejection_message(res.rejected))
