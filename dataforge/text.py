@@ -84,7 +84,7 @@ def strip_code(text: pl.Expr) -> pl.Expr:
     return text.str.replace_all(CODE_PATTERN, " ")
 
 
-def normalize_for_matching(text: pl.Expr, *, strip_punctuation: bool = False) -> pl.Expr:
+def normalize_for_matching(text: pl.Expr | pl.Series, *, strip_punctuation: bool = False) -> pl.Expr | pl.Series:
     """NFKC + lowercase + whitespace collapsed + stripped: the text two copies share.
 
     Used to decide whether two texts are "the same" (exact dedup, decontamination), so
@@ -93,12 +93,18 @@ def normalize_for_matching(text: pl.Expr, *, strip_punctuation: bool = False) ->
     and "用Python" are the same text). Lowercasing is Unicode lowercase (polars), which
     equals ``str.casefold`` except for a few special cases such as German ß.
     ``strip_punctuation`` also drops punctuation and symbols.
+
+    A Series skips NFKC for rows that are already NFKC (:func:`nfkc`). The patterns
+    match only what changes (a run of whitespace, a space beside Han/kana), never every
+    space: a regex replacement costs per match.
     """
-    out = text.str.normalize("NFKC").str.to_lowercase()
+    out = nfkc(text) if isinstance(text, pl.Series) else text.str.normalize("NFKC")
+    out = out.str.to_lowercase()
     if strip_punctuation:
         out = out.str.replace_all(r"[\p{P}\p{S}]+", " ")
-    out = out.str.replace_all(r"\s+", " ").str.strip_chars()
-    return out.str.replace_all(rf"([{UNSEGMENTED}]) ", "$1").str.replace_all(rf" ([{UNSEGMENTED}])", "$1")
+    out = out.str.replace_all(r"\s{2,}|[^\S ]", " ").str.strip_chars()
+    # after the collapse spaces are single: drop each one that touches a Han/kana character
+    return out.str.replace_all(rf" ([{UNSEGMENTED}]) ?|([{UNSEGMENTED}]) ", "$1$2")
 
 
 #: Characters NFKC never changes and never composes with: ASCII and the CJK Unified

@@ -65,7 +65,7 @@ class ExactDedup(Operator):
     def process(self, records: pl.DataFrame) -> OpResult:
         cfg = self.config
         text = normalize_for_matching(
-            key_text(cfg.key, cfg.include_system), strip_punctuation=cfg.strip_punctuation
+            records.select(key_text(cfg.key, cfg.include_system)).to_series(), strip_punctuation=cfg.strip_punctuation
         )
         keyed = records.with_columns(
             text.hash(0x9E3779B9).alias("_h1"),

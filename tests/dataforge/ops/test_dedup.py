@@ -27,7 +27,7 @@ from dataforge.dedup.lsh import band_keys, candidate_pairs, estimated_jaccard, l
 from dataforge.dedup.minhash import input_hashes, signatures
 from dataforge.ops import make_op
 from dataforge.schemas import from_dicts, message
-from dataforge.text import cjk_share, nfkc, shingle_hashes, tokens
+from dataforge.text import UNSEGMENTED, cjk_share, nfkc, normalize_for_matching, shingle_hashes, tokens
 
 HAN = [chr(c) for c in range(0x4E00, 0x4E00 + 1500)]
 WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "su", "ta", "ri", "vo") for b in range(120)]
@@ -100,6 +100,27 @@ def _shingles(texts: list[str]):
 
 
 # -- the MinHash / LSH core against datasketch ----------------------------------------------------
+
+
+_MATCH_ALPHABET = list("ab Z用中かナー \n\t\u3000\u00a0\u2028\u0085\u1680ＡＢ，。!?-ﬁ①")
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(alphabet=_MATCH_ALPHABET, max_size=30), max_size=40), strip=st.booleans())
+def test_normalize_for_matching_equals_the_plain_rules(texts: list[str], strip: bool) -> None:
+    """The matching key text (dedup.exact, decontamination) equals the rules applied one
+    by one, as first written: NFKC on every row, \\s+ collapsed, then spaces after and
+    before Han/kana removed in two passes; for a Series (which skips NFKC where it is a
+    no-op) and for an expression alike."""
+    s = pl.Series("t", texts, dtype=pl.String)
+    out = s.str.normalize("NFKC").str.to_lowercase()
+    if strip:
+        out = out.str.replace_all(r"[\p{P}\p{S}]+", " ")
+    out = out.str.replace_all(r"\s+", " ").str.strip_chars()
+    want = out.str.replace_all(rf"([{UNSEGMENTED}]) ", "$1").str.replace_all(rf" ([{UNSEGMENTED}])", "$1")
+    assert normalize_for_matching(s, strip_punctuation=strip).to_list() == want.to_list()
+    expr = pl.DataFrame({"t": s}).select(normalize_for_matching(pl.col("t"), strip_punctuation=strip))["t"]
+    assert expr.to_list() == want.to_list()
 
 
 def test_shingles_equal_python_ngrams_en_zh_and_short():
