@@ -113,6 +113,39 @@ def estimated_jaccard(left: np.ndarray, li: np.ndarray, right: np.ndarray, ri: n
     return out
 
 
+class BandIndex:
+    """Band key -> the owner that first had it, as two sorted numpy arrays.
+
+    12 bytes a key and no hash table: looking up a shard's keys is a ``searchsorted``, so
+    the memory a lookup needs does not grow with the index (a polars join over the whole
+    index built a hash table of it for every shard). Adding a shard's new keys is one
+    merge of sorted arrays.
+    """
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, np.uint64)
+        self.owners = np.zeros(0, np.int32)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of ``keys`` that are in the index, their owners)."""
+        if not len(self.keys):
+            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hit = np.flatnonzero(self.keys[at] == keys)
+        return hit, self.owners[at[hit]]
+
+    def add(self, keys: np.ndarray, owners: np.ndarray) -> None:
+        """Add keys that are not in the index yet (each once)."""
+        order = np.argsort(keys, kind="stable")
+        keys, owners = keys[order], owners[order].astype(np.int32)
+        at = np.searchsorted(self.keys, keys)
+        self.keys = np.insert(self.keys, at, keys)
+        self.owners = np.insert(self.owners, at, owners)
+
+
 @dataclass
 class Assignment:
     """Per row of a shard: kept or not, the kept record it duplicates, and the link that
@@ -139,8 +172,8 @@ class NearDupIndex:
     are paired with their next :data:`WINDOW` bucket members, so a bucket of m records costs
     at most ``m * WINDOW`` checks while small buckets are checked pair by pair.
 
-    Memory: about 12 bytes per distinct band key (``bands`` per distinct record), plus per
-    owner its id and cluster, plus per cluster its kept id.
+    Memory: about 12 bytes per distinct band key (``bands`` per distinct record, in a
+    :class:`BandIndex`), plus per owner its id and cluster, plus per cluster its kept id.
     """
 
     #: Bucket members each record is paired with (the next ones in row order).
@@ -151,7 +184,7 @@ class NearDupIndex:
             raise ConfigError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
         self.num_perm, self.bands, self.rows = num_perm, bands, rows
         self.verify_threshold = verify_threshold
-        self._buckets = pl.DataFrame(schema={"key": pl.UInt64, "owner": pl.Int32})
+        self._buckets = BandIndex()
         self._owner_cluster = np.zeros(0, np.int64)
         self._owner_ids = pl.Series("id", [], dtype=pl.String)
         self._kept_ids = pl.Series("id", [], dtype=pl.String)
@@ -233,7 +266,8 @@ class NearDupIndex:
             for w in range(1, self.WINDOW + 1)
         ]
         local = pl.concat(pairs).unique() if pairs else pl.DataFrame(schema={"row": pl.Int64, "other": pl.Int64})
-        cross = long.join(self._buckets, on="key").select("row", "owner").unique()
+        hit, owner = self._buckets.lookup(long["key"].to_numpy())
+        cross = pl.DataFrame({"row": long["row"].to_numpy()[hit], "owner": owner}).unique()
         stats = {"candidate_edges": local.height + cross.height}
         lu, lv = local["row"].to_numpy(), local["other"].to_numpy()
         cu, co = cross["row"].to_numpy(), cross["owner"].to_numpy().astype(np.int64)
@@ -282,17 +316,18 @@ class NearDupIndex:
 
     def _remember(self, long: pl.DataFrame, ids: pl.Series, cluster: np.ndarray, runs: ShingleRuns | None) -> None:
         """Band keys never seen before join the index, owned by the first row that has them."""
-        fresh = long.unique("key", keep="first", maintain_order=True).join(self._buckets, on="key", how="anti")
-        owner_rows = np.unique(fresh["row"].to_numpy())
-        first = len(self._owner_cluster)
+        keys, rows = long["key"].to_numpy(), long["row"].to_numpy()
+        unseen = np.ones(len(keys), bool)
+        unseen[self._buckets.lookup(keys)[0]] = False
+        fresh_keys, first = np.unique(keys[unseen], return_index=True)  # first row with each key
+        fresh_rows = rows[unseen][first]
+        owner_rows = np.unique(fresh_rows)
+        first_owner = len(self._owner_cluster)
         if self._store is not None:  # store ids and owner ids advance together
             assert runs is not None
             self._store.add(runs.take(owner_rows))
         global_id = np.full(len(ids), -1, np.int64)
-        global_id[owner_rows] = first + np.arange(len(owner_rows))
+        global_id[owner_rows] = first_owner + np.arange(len(owner_rows))
         self._owner_cluster = np.concatenate([self._owner_cluster, cluster[owner_rows]])
         self._owner_ids = pl.concat([self._owner_ids, ids.gather(owner_rows)])
-        owned = fresh.select("key", pl.Series("owner", global_id[fresh["row"].to_numpy()], dtype=pl.Int32))
-        self._buckets = pl.concat([self._buckets, owned])
-        if self._buckets.n_chunks() > 32:  # many shards: keep joins on few chunks
-            self._buckets = self._buckets.rechunk()
+        self._buckets.add(fresh_keys, global_id[fresh_rows])

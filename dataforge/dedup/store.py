@@ -4,8 +4,8 @@ Verifying a candidate pair needs both records' shingles. Within a shard they are
 a record of a later shard may match one of any earlier shard, and keeping every earlier
 record's shingles in memory would cost about 1.5x the text itself. So the runs of records
 that a later shard may be compared with are appended to one temporary file (uint32
-values; the offsets, 8 bytes a record, stay in memory) and read back through a memory map
-for just the records a shard's candidates name.
+values; the offsets, 8 bytes a record, stay in memory) and read back for just the records
+a shard's candidates name.
 
 The runs of the most recent shard stay in memory until the next one arrives, so a single
 table (the Python API on one frame, a ``needs_full_table`` op) never touches the disk.
@@ -67,8 +67,20 @@ class ShingleStore:
         self._recent = ShingleRuns.empty()
 
     def _read(self, ids: np.ndarray) -> ShingleRuns:
-        if self._offsets[-1] == 0:  # only empty runs so far (an empty file cannot be mapped)
-            return ShingleRuns(np.zeros(0, np.uint32), self._offsets).take(ids)
-        values = np.memmap(self._folder / "shingles.u32", dtype=np.uint32, mode="r",  # type: ignore[operator]
-                           shape=(int(self._offsets[-1]),))
-        return ShingleRuns(values, self._offsets).take(ids)
+        """The runs of ``ids`` (all on disk), read with one positioned read each.
+
+        Not a memory map: touching a mapped page maps its neighbours too (the kernel's
+        fault-around), so reading scattered runs of a large file would count most of the
+        file as this process's memory, growing with every shard."""
+        sizes = np.diff(self._offsets)[ids]
+        out = np.empty(int(sizes.sum()), np.uint32)
+        if len(out):
+            starts = self._offsets[ids] * 4
+            ends = np.cumsum(sizes) * 4
+            view = out.view(np.uint8)
+            with open(self._folder / "shingles.u32", "rb") as f:  # type: ignore[operator]
+                for start, end, size in zip(starts.tolist(), ends.tolist(), (sizes * 4).tolist()):
+                    if size:
+                        f.seek(start)
+                        f.readinto(view[end - size : end])
+        return ShingleRuns(out, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from .. import arrow
 from ..errors import DataError
 
 POOL_SCHEMA: dict[str, pl.DataType] = {
@@ -40,8 +41,9 @@ def _starts(lengths: np.ndarray) -> np.ndarray:
 
 
 def _offsets(lists: pa.Array) -> pa.Array:
-    lengths = lists.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
-    return pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), pa.int64())
+    offsets = np.concatenate([[0], np.cumsum(arrow.list_lengths(lists))]).astype(np.int64)
+    # from the buffer: pa.array() on numpy imports pandas (~50 MB) on its first use
+    return pa.Array.from_buffers(pa.int64(), len(offsets), [None, pa.py_buffer(offsets)])
 
 
 def _string_leaves(value: Any) -> Iterator[str]:
@@ -79,9 +81,9 @@ class MessageColumn:
     @classmethod
     def of(cls, name: str, index: int, series: pl.Series) -> "MessageColumn":
         lists = series.rechunk().to_arrow()
-        messages = lists.flatten()
-        rows = lists.value_parent_indices().to_numpy()
-        lengths = lists.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+        messages = lists.flatten()  # skips null lists, as the lengths count them empty
+        lengths = arrow.list_lengths(lists)
+        rows = np.repeat(np.arange(len(lists)), lengths)
         turns = np.arange(len(messages)) - _starts(lengths)[rows] if len(messages) else rows
         return cls(name, index, lists, messages, rows, turns)
 
@@ -118,7 +120,7 @@ class MessageColumn:
 
     def _calls(self) -> tuple[pa.LargeListArray, pa.StructArray, np.ndarray]:
         tool_calls = self._fields()[self._field_index("tool_calls")]
-        return tool_calls, tool_calls.flatten(), tool_calls.value_parent_indices().to_numpy()
+        return tool_calls, tool_calls.flatten(), np.repeat(np.arange(len(tool_calls)), arrow.list_lengths(tool_calls))
 
     def arguments(self, roles: list[str] | None) -> tuple[pl.DataFrame, dict[int, Any]]:
         """Pool rows for the string leaves of tool-call arguments, and the parsed JSON of
@@ -127,7 +129,7 @@ class MessageColumn:
         parsed: dict[int, Any] = {}
         if len(calls) == 0:
             return pl.DataFrame(schema=POOL_SCHEMA), parsed
-        lengths = tool_calls.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+        lengths = arrow.list_lengths(tool_calls)
         call_pos = np.arange(len(calls)) - _starts(lengths)[call_msg]
         args = calls.flatten()[calls.type.get_field_index("arguments")].to_pylist()
         role = self._fields()[self._field_index("role")].to_pylist()

@@ -195,7 +195,7 @@ class ShardWriter(AtomicOutput):
             self._parquet = pq.ParquetWriter(
                 self._file.tmp, self._schema, compression=self.options.get("compression", "zstd"), **tuning
             )
-        self._parquet.write_table(table.cast(self._schema))
+        self._parquet.write_table(table if table.schema.equals(self._schema) else table.cast(self._schema))
 
     def _write_csv(self, table: pa.Table) -> None:
         """One CSV row per record; nested columns (messages, ...) as JSON text, which the

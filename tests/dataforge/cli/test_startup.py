@@ -27,12 +27,20 @@ def test_command_table_names_every_command_and_its_module():
 
 
 def test_running_convert_imports_neither_other_commands_nor_presidio(tmp_path):
+    """Nor Arrow's compute module (0.06 s to import, ~40 MB once a kernel runs): rows
+    without ids, a system prompt (message lists joined) and two extra keys (their order
+    recorded per row) take every convert path that could reach for it."""
     src = tmp_path / "a.jsonl"
-    src.write_text('{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}\n')
+    src.write_text(
+        '{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}\n'
+        '{"system": "你是助手", "conversations": [{"from": "human", "value": "问"}, {"from": "gpt", "value": "答"}],'
+        ' "lang": "zh", "category": "chat"}\n',
+        encoding="utf-8",
+    )
     code = (
         "import sys; from dataforge.cli import main; sys.argv = ['dataforge', 'convert', sys.argv[1], sys.argv[2]]\n"
         "try:\n    main.main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('dataforge.cli.', 'presidio', 'torch', 'jsonschema'))))"
+        "print(sorted(m for m in sys.modules if m.startswith(('dataforge.cli.', 'presidio', 'torch', 'jsonschema', 'pyarrow.compute'))))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "o.parquet")], cwd=ROOT,
                          capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
