@@ -95,6 +95,8 @@ def bench_convert(inputs: dict[str, Path], work: Path, repeat: int) -> None:
         for _ in range(repeat):
             for contender, cmd in commands.items():
                 shutil.rmtree(work / f"{name}.rejected", ignore_errors=True)
+                for cache in work.glob("*.cache"):  # datasets would reuse its cached load and map
+                    shutil.rmtree(cache, ignore_errors=True)
                 runs[contender].append(child(cmd))
         ours = statistics.median(r[0] for r in runs["dataforge convert"])
         for contender, results in runs.items():
