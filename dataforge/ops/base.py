@@ -117,7 +117,10 @@ class Operator:
             mask = reject_mask.fill_null(False)
         else:
             mask = records.select(reject_mask.fill_null(False).alias("_m"))["_m"]
-        bad = records.filter(mask)
+        # one chunk per column: polars 2.1 panics ("i < self.len()") building a detail
+        # string from a column whose first chunk is empty, which a join can leave behind
+        # (seen in dedup.exact at 200k records)
+        bad = records.filter(mask).rechunk()
         rejected = (
             reject_records(
                 bad, stage=self.name, reason=reason, detail=detail, field=field,
