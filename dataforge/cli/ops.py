@@ -52,10 +52,14 @@ kept + rejected for every op (tests/dataforge/ops/test_contract.py checks it for
 * Op specs: `"NAME"`, `"NAME:k=v,k2=v2"` or `{"op": NAME, **params}`. Values are YAML
   scalars: `n=13` is an int, `x=0.5` a float, `flag=true` a bool, `roles=[user,assistant]`
   a list.
-* Ops run shard by shard; an op with `needs_full_table` receives the whole table once.
-  Stats of the shards are merged: counts add up, `*_max`/`*_min` keys take the max/min,
-  dicts (reason counts, histograms) merge, lists concatenate, other values keep the first
-  shard's (one-time reports).
+* Every op has a scope: `batch` (row-local: any executor may run it on any partition),
+  `stream` (state across shards, e.g. dedup: the local executor feeds it shards in input
+  order, the Ray executor has a distributed version) or `global` (receives the whole table
+  once). Stats of the shards are merged: counts add up, `*_max`/`*_min` keys take the
+  max/min, dicts (reason counts, histograms) merge, lists concatenate, other values and
+  the keys an op reports once (its set-up) keep the first shard's.
+* `--executor ray` runs the chain on Ray Data (a local runtime, or a cluster with
+  `--ray-address`); see docs/scale.md.
 * An op whose config has required fields defines a classmethod `example_params()`
   returning a small valid config, so the every-op contract test can build it.
 
@@ -99,8 +103,7 @@ def ops_markdown() -> str:
         lines.append(f"### `{name}`\n")
         doc = inspect.cleandoc(cls.__doc__ or "").replace("``", "`")  # RST literals -> Markdown
         lines.append(f"{doc}\n")
-        if cls.needs_full_table:
-            lines.append("Needs the whole table at once (`needs_full_table`).\n")
+        lines.append(f"Scope: `{cls.scope}`.\n")
         params = _params(cls)
         if params:
             lines.append("| parameter | type | default | description |")

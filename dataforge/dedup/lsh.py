@@ -79,6 +79,21 @@ def candidate_pairs(keys: np.ndarray) -> pl.DataFrame:
     )
 
 
+def star_edges(long: pl.DataFrame, node: str = "row") -> pl.DataFrame:
+    """Candidate edges of banded rows ``(node, key)``: each bucket (rows sharing a band key)
+    as a star on its smallest node, ``(node, pivot)`` with node != pivot, each pair once.
+
+    A bucket of m rows gives m - 1 edges, not m(m-1)/2 pairs, and the same connected
+    components. ``node`` orders the rows (a row index, or the input order across files).
+    """
+    return (
+        long.with_columns(pl.col(node).min().over("key").alias("pivot"))
+        .filter(pl.col(node) != pl.col("pivot"))
+        .select(node, "pivot")
+        .unique()
+    )
+
+
 def estimated_jaccard(left: np.ndarray, li: np.ndarray, right: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """Share of equal signature values of pairs ``(left[li[k]], right[ri[k]])`` (MinHash.jaccard)."""
     out = np.empty(len(li), np.float64)
@@ -178,12 +193,7 @@ class NearDupIndex:
     def _edges(self, sig: np.ndarray, long: pl.DataFrame) -> tuple[tuple, tuple, dict[str, int]]:
         """Candidate edges: within the shard (each bucket as a star on its first row) and to
         earlier clusters (a shared band key), kept only if verified when ``verify`` is on."""
-        local = (
-            long.with_columns(pl.col("row").min().over("key").alias("pivot"))
-            .filter(pl.col("row") != pl.col("pivot"))
-            .select("row", "pivot")
-            .unique()
-        )
+        local = star_edges(long)
         cross = long.join(self._buckets, on="key").select("row", "rep").unique()
         stats = {"candidate_edges": local.height + cross.height}
         lu, lv = local["row"].to_numpy(), local["pivot"].to_numpy()

@@ -1,8 +1,11 @@
 """dedup.exact and dedup.near: drop records whose key text repeats an earlier record's.
 
-Both ops remember what they have seen on the op instance, so running one instance over
-shard after shard dedups the whole stream: a record is compared with the records of its
-own shard and of every earlier shard. The key (prompt / conversation / record, see
+Both ops remember what they have seen on the op instance (scope ``stream``), so running
+one instance over shard after shard dedups the whole stream: a record is compared with
+the records of its own shard and of every earlier shard. The per-record parts (key
+hashes, MinHash signatures, band keys, survivor worth) are pure batch functions here,
+which the Ray executor runs in ``map_batches`` before its shuffles
+(:mod:`dataforge.executors.ray_dedup`), so both executors decide with the same code. The key (prompt / conversation / record, see
 :mod:`dataforge.dedup.keys`) is the same for both. Records whose key has no text are kept
 and counted (``skipped_no_text``): "nothing" is not a duplicate of "nothing".
 
@@ -42,11 +45,21 @@ def _has_text(text: pl.Expr) -> pl.Expr:
     return text.str.contains(r"[^\s\x1e]")
 
 
+#: the 128-bit fingerprint of an exact-dedup key: two seeded 64-bit polars hashes
+EXACT_KEY = ["_h1", "_h2"]
+
+
+def first_of_each_key(id_column: str = "id") -> pl.Expr:
+    """For rows in input order: null for the first row of each key, else that row's id."""
+    return pl.when(pl.int_range(pl.len()).over(EXACT_KEY) > 0).then(pl.col(id_column).first().over(EXACT_KEY))
+
+
 @register_op
 class ExactDedup(Operator):
     """Reject records whose normalized key text equals an earlier record's (first one kept)."""
 
     name = "dedup.exact"
+    scope = "stream"
 
     class Config(_KeyConfig):
         strip_punctuation: bool = Field(
@@ -60,47 +73,53 @@ class ExactDedup(Operator):
         # the cross-shard memory needs.
         self._seen = pl.DataFrame(schema={"h1": pl.UInt64, "h2": pl.UInt64, "first_id": pl.String})
 
-    def process(self, records: pl.DataFrame) -> OpResult:
+    def key_hashes(self, records: pl.DataFrame) -> pl.DataFrame:
+        """``_h1, _h2`` (the key's fingerprint) and ``_has`` (the key has text) per record."""
         cfg = self.config
         text = normalize_for_matching(
             key_text(cfg.key, cfg.include_system), strip_punctuation=cfg.strip_punctuation
         )
-        keyed = records.with_columns(
-            text.hash(0x9E3779B9).alias("_h1"),
-            text.hash(0x85EBCA6B).alias("_h2"),
-            _has_text(text).alias("_has"),
+        return records.select(
+            text.hash(0x9E3779B9).alias("_h1"), text.hash(0x85EBCA6B).alias("_h2"), _has_text(text).alias("_has")
         )
-        group = ["_h1", "_h2"]
+
+    def process(self, records: pl.DataFrame) -> OpResult:
+        keyed = pl.concat([records, self.key_hashes(records)], how="horizontal")
         keyed = keyed.join(
             self._seen.rename({"h1": "_h1", "h2": "_h2", "first_id": "_prior"}),
-            on=group, how="left", maintain_order="left",
+            on=EXACT_KEY, how="left", maintain_order="left",
         ).with_columns(
-            pl.when(pl.col("_has")).then(
-                pl.coalesce(
-                    pl.col("_prior"),
-                    pl.when(pl.int_range(pl.len()).over(group) > 0).then(pl.col("id").first().over(group)),
-                )
-            ).alias("_dup")
+            pl.when(pl.col("_has")).then(pl.coalesce(pl.col("_prior"), first_of_each_key())).alias("_dup")
         )
         new = keyed.filter(pl.col("_has") & pl.col("_dup").is_null() & pl.col("_prior").is_null())
         fresh = new.select(pl.col("_h1").alias("h1"), pl.col("_h2").alias("h2"), pl.col("id").alias("first_id"))
         self._seen = pl.concat([self._seen, fresh])
         if self._seen.n_chunks() > 32:  # many shards: keep joins on few chunks
             self._seen = self._seen.rechunk()
-        result = self.split(
-            keyed, pl.col("_dup").is_not_null(), reason="exact_duplicate",
-            detail=pl.format(
-                "normalized {} text equals that of {}{}", pl.lit(cfg.key), pl.col("_dup"),
-                pl.when(pl.col("_prior").is_not_null()).then(pl.lit(" (earlier shard)")).otherwise(pl.lit("")),
-            ),
-            duplicate_of=pl.col("_dup"),
+        return self.reject_duplicates(
+            keyed, records.columns, earlier=pl.col("_prior").is_not_null(),
             stats={
                 "skipped_no_text": int((~keyed["_has"]).sum()),
                 "duplicates_of_earlier_shards": int(keyed["_prior"].is_not_null().sum()),
                 "new_keys": fresh.height,
             },
         )
-        result.kept = result.kept.select(records.columns)
+
+    def reject_duplicates(
+        self, marked: pl.DataFrame, columns: list[str], *, earlier: pl.Expr, stats: dict[str, Any]
+    ) -> OpResult:
+        """Reject the rows whose ``_dup`` (the id of the kept record) is set; kept rows
+        keep ``columns``. ``earlier`` marks duplicates of a record from an earlier shard."""
+        result = self.split(
+            marked, pl.col("_dup").is_not_null(), reason="exact_duplicate",
+            detail=pl.format(
+                "normalized {} text equals that of {}{}", pl.lit(self.config.key), pl.col("_dup"),
+                pl.when(earlier).then(pl.lit(" (earlier shard)")).otherwise(pl.lit("")),
+            ),
+            duplicate_of=pl.col("_dup"),
+            stats=stats,
+        )
+        result.kept = result.kept.select(columns)
         return result
 
 
@@ -109,6 +128,8 @@ class NearDedup(Operator):
     """Reject near-duplicate records: MinHash + LSH (datasketch's scheme), one kept per cluster."""
 
     name = "dedup.near"
+    scope = "stream"
+    reason = "near_duplicate"
 
     class Config(_KeyConfig):
         threshold: float = Field(
@@ -159,23 +180,28 @@ class NearDedup(Operator):
         )
         # Choosing the longest / best-scored record of a cluster needs the whole cluster,
         # hence the whole table; with "first", shards stream.
-        self.needs_full_table = cfg.keep != "first"
+        if cfg.keep != "first":
+            self.scope = "global"
 
-    def process(self, records: pl.DataFrame) -> OpResult:
+    def signatures(self, records: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """MinHash signatures ``(n, num_perm)`` of the records' key texts, and which
+        records take part (a key without shingles is never a duplicate)."""
         cfg = self.config
         text = nfkc(records.select(key_text(cfg.key, cfg.include_system)).to_series()).str.to_lowercase()
         shingles = shingle_hashes(
             text, ngram_words=cfg.ngram_words, ngram_chars=cfg.ngram_chars,
             tokenization=cfg.tokenization,
         )
-        sig = signatures(shingles, cfg.num_perm, cfg.seed)
-        active = shingles.counts() > 0
+        return signatures(shingles, cfg.num_perm, cfg.seed), shingles.counts() > 0
+
+    def process(self, records: pl.DataFrame) -> OpResult:
+        sig, active = self.signatures(records)
         found = self._index.assign(sig, records["id"], active, self._priority(records))
         marked = records.with_columns(
             found.duplicate_of.alias("_dup"), pl.Series("_sim", found.similarity).round(3)
         )
         result = self.split(
-            marked, pl.Series(~found.kept), reason="near_duplicate",
+            marked, pl.Series(~found.kept), reason=self.reason,
             detail=pl.when(pl.col("_sim").is_nan())
             .then(pl.format("LSH candidate of {} (earlier shard)", pl.col("_dup")))
             .otherwise(pl.format("estimated Jaccard {} with {}", pl.col("_sim"), pl.col("_dup"))),
@@ -189,19 +215,25 @@ class NearDedup(Operator):
         result.kept = result.kept.select(records.columns)
         return result
 
-    def _priority(self, records: pl.DataFrame) -> np.ndarray:
-        """Survivor order within a new cluster: lower wins; ties go to the earlier row."""
-        n = records.height
+    def worth(self, records: pl.DataFrame) -> np.ndarray:
+        """How much each record deserves to survive its cluster (higher wins; ties go to
+        the earlier record): 0 for ``keep: first``, text length or score otherwise."""
         if self.config.keep == "first":
-            return np.arange(n)
+            return np.zeros(records.height)
         if self.config.keep == "longest":
             goodness = records.select(record_text().str.len_chars().cast(pl.Float64)).to_series()
         else:
             goodness = records.select(
                 pl.col("meta").str.json_path_match(f"$.{self.config.score_field}").cast(pl.Float64, strict=False)
             ).to_series()
-        worth = goodness.fill_nan(None).fill_null(-np.inf).to_numpy()
-        order = np.lexsort((np.arange(n), -worth))
+        return goodness.fill_nan(None).fill_null(-np.inf).to_numpy()
+
+    def _priority(self, records: pl.DataFrame) -> np.ndarray:
+        """Survivor order within a new cluster: lower wins; ties go to the earlier row."""
+        n = records.height
+        if self.config.keep == "first":
+            return np.arange(n)
+        order = np.lexsort((np.arange(n), -self.worth(records)))
         priority = np.empty(n, np.int64)
         priority[order] = np.arange(n)
         return priority
