@@ -22,8 +22,11 @@ from ..compose import mix, split
 from ..fileio import write_text_atomic
 from ..formats.api import iter_load, open_writer
 from ..ops import registry
-from ..errors import UserError
-from ..ops.chain import build_ops, iter_apply
+from ..errors import ConfigError, UserError
+from ..executors import EXECUTORS
+from ..executors.local import iter_apply
+from ..formats.splits import expand_inputs
+from ..ops.specs import build_ops
 from ..outputs import OutputLock, claim_folder, prepare_outputs
 from ..rejects import RejectedWriter, rejected_folder
 from ..schemas import empty_table
@@ -170,35 +173,59 @@ def print_stats(stats: list[dict[str, Any]], console: Console) -> None:
 
 @app.command("apply")
 def apply_cmd(
-    input: Path = typer.Argument(..., exists=True, help="input file (any supported format)"),
-    output: Path = typer.Argument(..., help="output file"),
+    paths: list[str] = typer.Argument(..., help="input files or glob patterns (any supported format), then OUT", metavar="IN... OUT"),
     op: list[str] = typer.Option(..., "--op", help="op spec NAME[:k=v,...]; repeat, in order"),
     from_format: Optional[str] = typer.Option(None, "--from", help="input format (default: detect)"),
     to_format: str = typer.Option("canonical", "--to", help="output format"),
     rejected_dir: Optional[Path] = typer.Option(None, "--rejected", help="rejected folder (default: <OUT stem>.rejected/ beside OUT)"),
     stats_json: Optional[Path] = typer.Option(None, "--stats-json", help="also write the stats as JSON"),
-    shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard"),
+    shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard (per batch on Ray)"),
     strict: bool = typer.Option(False, "--strict", help="fail on the first unreadable row"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write"),
+    executor: str = typer.Option("local", "--executor", help="local (one process) or ray (Ray Data; OUT is a folder of Parquet parts)"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster: auto (the one this machine joined) or host:port; default: a local runtime"),
+    ray_cpus: Optional[int] = typer.Option(None, "--ray-cpus", min=1, help="CPUs of the local Ray runtime (default: all)"),
 ) -> None:
-    """Run a chain of ops over IN, write kept rows to OUT and rejected rows beside it."""
+    """Run a chain of ops over IN (one or more files), write kept rows to OUT and rejected rows beside it."""
+    if len(paths) < 2:
+        raise typer.BadParameter("give at least one input and the output: IN... OUT")
+    inputs, output = expand_inputs(paths[:-1]), Path(paths[-1])
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if executor == "local" and (ray_address or ray_cpus):
+        raise ConfigError("--ray-address and --ray-cpus need --executor ray")
+    if executor == "ray" and to_format != "canonical":
+        raise ConfigError(f"--executor ray writes canonical Parquet parts; --to {to_format} needs the local executor")
     folder = rejected_dir or rejected_folder(output)
     ops = build_ops(op)  # a typo fails here, before any data is read
-    prepare_outputs([input], files=[output, stats_json], folders=[folder], overwrite=overwrite)
+    outputs = {"files": [stats_json], "folders": [folder, output]} if executor == "ray" else {
+        "files": [output, stats_json], "folders": [folder]}
+    prepare_outputs(inputs, **outputs, overwrite=overwrite)
     with OutputLock(output):
         sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
         with sink:
-            kept, stats = iter_apply(iter_load(input, from_format, strict=strict, shard_rows=shard_rows), ops, sink)
-            with open_writer(output, to_format) as writer:
-                for shard in kept:
-                    writer.write(shard)
-    all_stats = stats()
+            if executor == "ray":
+                from ..executors.ray_executor import run_files
+
+                run = run_files(inputs, ops, sink, output=output, formats=[from_format] * len(inputs),
+                                overwrite=overwrite, command="dataforge apply", address=ray_address,
+                                num_cpus=ray_cpus, strict=strict, shard_rows=shard_rows)
+                all_stats = run.stats
+            else:
+                shards = (s for path in inputs for s in iter_load(path, from_format, strict=strict, shard_rows=shard_rows))
+                kept, stats = iter_apply(shards, ops, sink)
+                with open_writer(output, to_format) as writer:
+                    for shard in kept:
+                        writer.write(shard)
+                all_stats = stats()
     print_stats(all_stats, Console())
     if stats_json:
         write_text_atomic(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
     n_kept = next((s["rows_kept"] for s in reversed(all_stats)), 0)
-    where = f" -> {folder}/" if sink.total else ""
-    Console(stderr=True).print(f"kept {n_kept} rows -> {output}; rejected {sink.total}{where}")
+    n_rejected = sum(s["rows_rejected"] for s in all_stats)
+    where = f" -> {folder}/" if n_rejected else ""
+    written = f"{output}/part-*.parquet" if executor == "ray" else str(output)
+    Console(stderr=True).print(f"kept {n_kept} rows -> {written}; rejected {n_rejected}{where}")
 
 
 # -- split / mix ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ cluster instead of an estimated Jaccard (which would need a third shuffle).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -45,6 +46,15 @@ from ..ops.dedup import EXACT_KEY, ExactDedup, NearDedup, first_of_each_key
 from ..schemas.record import COLUMNS
 from .ray_io import ORD, RunFolders, part_tag, to_block, write_rejected, write_stats
 
+@dataclass(frozen=True)
+class ShufflePlan:
+    """How keyed rows are grouped: ``partitions`` hash partitions across the cluster, or
+    all on the driver when there are fewer than ``driver_rows`` of them."""
+
+    partitions: int
+    driver_rows: int = 2_000_000
+
+
 #: the last stats file of a stage: what the driver measured (sorts after every batch's)
 _DRIVER_TAG = "f" * 16
 
@@ -57,6 +67,19 @@ def _gather(ds: Any) -> pl.DataFrame:
     return pl.from_arrow(pa.concat_tables(tables)) if tables else pl.DataFrame()  # type: ignore[return-value]
 
 
+def _grouped(rows: Any, n_rows: int, keys: list[str], decide: Callable[[pa.Table], pa.Table],
+             shuffle: ShufflePlan) -> pl.DataFrame:
+    """``decide`` on every group of ``keys``, results on the driver. Many rows are
+    hash-partitioned by key across the cluster (each partition holds whole keys); below
+    ``shuffle.driver_rows`` they come to the driver as one partition, which is much
+    faster than a shuffle on a small job and decides the same way."""
+    if n_rows < shuffle.driver_rows:
+        table = _gather(rows)
+        return pl.from_arrow(decide(table.to_arrow())) if table.height else pl.DataFrame()  # type: ignore[return-value]
+    partitions = rows.repartition(shuffle.partitions, keys=keys)
+    return _gather(partitions.map_batches(decide, batch_size=None, batch_format="pyarrow"))
+
+
 def _decided(frame: pl.DataFrame, decisions_ref: list[Any], columns: list[str]) -> pl.DataFrame:
     """``frame`` with the broadcast decisions' ``columns`` (null where a row has none):
     a binary search of the rows' ``_ord`` in the decisions, sorted by ``_ord``."""
@@ -67,7 +90,8 @@ def _decided(frame: pl.DataFrame, decisions_ref: list[Any], columns: list[str]) 
     at = np.clip(np.searchsorted(ords, mine), 0, max(len(ords) - 1, 0))
     hit = np.flatnonzero(ords[at] == mine) if len(ords) else np.zeros(0, np.int64)
     return frame.with_columns(
-        pl.repeat(None, frame.height, dtype=decisions.schema[c], eager=True).alias(c).scatter(hit, decisions[c].gather(at[hit]))
+        pl.repeat(None, frame.height, dtype=decisions.schema[c], eager=True).alias(c)
+        .scatter(hit, decisions[c].gather(at[hit]))
         for c in columns
     )
 
@@ -125,16 +149,11 @@ def _apply_exact(block: pa.Table, *, op: ExactDedup, position: int, decisions: l
     return _finish(op, position, folders, frame, result, started)
 
 
-def exact_dedup(ds: Any, position: int, op: ExactDedup, folders: RunFolders, partitions: int) -> Any:
+def exact_dedup(ds: Any, position: int, op: ExactDedup, folders: RunFolders, shuffle: ShufflePlan) -> Any:
     started = time.perf_counter()
     keyed = ds.map_batches(_with_exact_keys, fn_kwargs={"op": op}, batch_format="pyarrow").materialize()
-    keys = (
-        keyed.select_columns([*EXACT_KEY, ORD, "id", "_has"])
-        .filter(expr="_has")
-        .repartition(partitions, keys=EXACT_KEY)
-        .map_batches(_exact_duplicates, batch_size=None, batch_format="pyarrow")
-    )
-    decisions = _gather(keys)
+    keys = keyed.select_columns([*EXACT_KEY, ORD, "id", "_has"]).filter(expr="_has")
+    decisions = _grouped(keys, keyed.count(), EXACT_KEY, _exact_duplicates, shuffle)
     if not decisions.height:
         decisions = pl.DataFrame(schema={ORD: pl.Int64, "_dup": pl.String})
     _driver_stats(folders, position, op, started)
@@ -195,15 +214,35 @@ def _jaccard_at_least(block: pa.Table, *, threshold: float) -> pa.Table:
     return frame.drop("u_sig", "v_sig").filter(pl.Series(keep)).to_arrow()
 
 
-def _verified(edges: Any, with_sig: Any, op: NearDedup, partitions: int) -> Any:
-    """Candidate edges whose records' signatures agree on at least ``threshold`` of values."""
+def _signatures_of(block: pa.Table, *, nodes: list[Any]) -> pa.Table:
+    """The signatures of the rows whose ``_ord`` is in the broadcast (sorted) node list."""
+    import ray
+
+    wanted = ray.get(nodes[0])
+    frame = pl.from_arrow(block).select(ORD, "_sig")
+    at = np.clip(np.searchsorted(wanted, frame[ORD].to_numpy()), 0, max(len(wanted) - 1, 0))
+    return frame.filter(pl.Series(wanted[at] == frame[ORD].to_numpy())).to_arrow()
+
+
+def _verified(candidates: pl.DataFrame, with_sig: Any, op: NearDedup, shuffle: ShufflePlan) -> pl.DataFrame:
+    """Candidate edges whose records' signatures agree on at least ``threshold`` of values:
+    the edges joined with both ends' signatures (across the cluster when there are many)."""
+    import ray
+    import ray.data
+
+    check = {"fn_kwargs": {"threshold": op.config.threshold}, "batch_format": "pyarrow"}
+    if with_sig.count() < shuffle.driver_rows:
+        nodes = np.unique(np.concatenate([candidates["u"].to_numpy(), candidates["v"].to_numpy()]))
+        sigs = _gather(with_sig.map_batches(_signatures_of, fn_kwargs={"nodes": [ray.put(nodes)]},
+                                            batch_format="pyarrow"))
+        joined = candidates.join(sigs.rename({ORD: "u", "_sig": "u_sig"}), on="u").join(
+            sigs.rename({ORD: "v", "_sig": "v_sig"}), on="v")
+        return pl.from_arrow(_jaccard_at_least(joined.to_arrow(), **check["fn_kwargs"]))  # type: ignore[return-value]
     sigs = with_sig.select_columns([ORD, "_sig"])
-    joined = edges.join(sigs.rename_columns({ORD: "u", "_sig": "u_sig"}), "inner", partitions, on=("u",))
-    joined = joined.join(sigs.rename_columns({ORD: "v", "_sig": "v_sig"}), "inner", partitions, on=("v",))
-    return joined.map_batches(
-        _jaccard_at_least, batch_format="pyarrow",
-        fn_kwargs={"threshold": op.config.threshold},
-    )
+    edges = ray.data.from_arrow(candidates.to_arrow())
+    joined = edges.join(sigs.rename_columns({ORD: "u", "_sig": "u_sig"}), "inner", shuffle.partitions, on=("u",))
+    joined = joined.join(sigs.rename_columns({ORD: "v", "_sig": "v_sig"}), "inner", shuffle.partitions, on=("v",))
+    return _gather(joined.map_batches(_jaccard_at_least, **check))
 
 
 def clusters(edges: pl.DataFrame) -> pl.DataFrame:
@@ -250,24 +289,18 @@ def _apply_near(block: pa.Table, *, op: NearDedup, position: int, decisions: lis
     return _finish(op, position, folders, frame, result, started)
 
 
-def near_dedup(ds: Any, position: int, op: NearDedup, folders: RunFolders, partitions: int) -> Any:
+def near_dedup(ds: Any, position: int, op: NearDedup, folders: RunFolders, shuffle: ShufflePlan) -> Any:
     started = time.perf_counter()
     with_sig = ds.map_batches(_with_near_columns, fn_kwargs={"op": op}, batch_format="pyarrow").materialize()
-    edges = (
-        with_sig.select_columns([ORD, "id", "_worth", "_active", "_bands"])
-        .map_batches(_band_rows, batch_format="pyarrow")
-        .repartition(partitions, keys=["key"])
-        .map_batches(_bucket_edges, batch_size=None, batch_format="pyarrow")
-    )
-    candidates = _gather(edges)
+    bands = with_sig.select_columns([ORD, "id", "_worth", "_active", "_bands"]).map_batches(
+        _band_rows, batch_format="pyarrow")
+    candidates = _grouped(bands, with_sig.count() * op.bands, ["key"], _bucket_edges, shuffle)
     stats: dict[str, Any] = {"lsh": f"{op.bands} bands x {op.rows} rows"}
     if candidates.height:
         candidates = candidates.unique(["u", "v"])
     stats["candidate_edges"] = candidates.height
     if op.config.verify and candidates.height:
-        import ray.data
-
-        candidates = _gather(_verified(ray.data.from_arrow(candidates.to_arrow()), with_sig, op, partitions))
+        candidates = _verified(candidates, with_sig, op, shuffle)
         stats["verified_edges"] = candidates.height
     elif op.config.verify:
         stats["verified_edges"] = 0

@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from ..errors import ConfigError, UserError
 from ..fileio import commit_folder, make_temp_dir
-from ..formats.splits import FileSplit, count_newlines, number_lines, plan_splits
+from ..formats.splits import TARGET_BYTES, FileSplit, count_newlines, number_lines, plan_splits
 from ..ops.base import Operator
 from ..ops.specs import OpSpec, build_ops
 from ..ops.stats import StatsBook
@@ -39,12 +41,32 @@ from ..outputs import mark_folder
 from ..rejects import RejectedWriter, read_rejected
 from ..schemas.record import empty_table
 from .base import ChainResult
-from .ray_dedup import DISTRIBUTED
+from .ray_dedup import DISTRIBUTED, ShufflePlan
 from .ray_io import ORD, RunFolders, collect_stats, frames_dataset, read_splits, remove_partials, write_kept
 from .ray_runtime import ray_runtime
 from .ray_steps import run_batch_ops, run_on_driver
 
 DEFAULT_SHARD_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class FileInputs:
+    """Input files (their formats and ``source`` overrides), split once the cluster is known."""
+
+    files: tuple[Path, ...]
+    formats: tuple[str | None, ...]
+    sources: tuple[str | None, ...]
+
+    def splits(self, ray: Any, workers: int) -> list[FileSplit]:
+        """About four splits per worker (at most 64 MiB each), line-numbered in parallel."""
+        total = sum(f.stat().st_size for f in self.files)
+        target = min(TARGET_BYTES, max(1 << 20, total // (4 * workers)))
+        splits = plan_splits(list(self.files), self.formats, self.sources, target_bytes=target)
+        if not any(s.kind == "jsonl" and s.start > 0 for s in splits):
+            return splits
+        count = ray.remote(count_newlines)
+        counts = ray.get([count.remote(s) if s.kind == "jsonl" else ray.put(0) for s in splits])
+        return number_lines(splits, counts)
 
 
 @dataclass
@@ -87,16 +109,7 @@ def _user_error_in(exc: BaseException) -> UserError | None:
     return None
 
 
-def _split_numbered(ray: Any, splits: list[FileSplit]) -> list[FileSplit]:
-    """Line numbers of JSON Lines splits: their newlines counted in parallel tasks."""
-    if not any(s.kind == "jsonl" and s.start > 0 for s in splits):
-        return splits
-    count = ray.remote(count_newlines)
-    counts = ray.get([count.remote(s) if s.kind == "jsonl" else ray.put(0) for s in splits])
-    return number_lines(splits, counts)
-
-
-def _run_ops(ds: Any, ops: Sequence[Operator], folders: RunFolders, partitions: int, shard_rows: int) -> Any:
+def _run_ops(ds: Any, ops: Sequence[Operator], folders: RunFolders, shuffle: ShufflePlan, shard_rows: int) -> Any:
     position = 1
     while position <= len(ops):
         op = ops[position - 1]
@@ -106,11 +119,11 @@ def _run_ops(ds: Any, ops: Sequence[Operator], folders: RunFolders, partitions: 
                 group.append((position, ops[position - 1]))
                 position += 1
             ds = ds.map_batches(run_batch_ops, fn_kwargs={"ops": group, "folders": folders},
-                                batch_format="pyarrow", batch_size=shard_rows)
+                                batch_format="pyarrow", batch_size=None)
             continue
         distributed = DISTRIBUTED.get(type(op))
         if distributed is not None:
-            ds = distributed(ds, position, op, folders, partitions)
+            ds = distributed(ds, position, op, folders, shuffle)
         else:
             ds = run_on_driver(ds, position, op, folders, shard_rows)
         position += 1
@@ -125,7 +138,7 @@ def _stats(folders: RunFolders, ops: Sequence[Operator]) -> list[dict[str, Any]]
         key = f"{position}:{op.name}"
         if position not in seen or "op" not in book.stages.get(key, {}):
             empty = StatsBook()
-            empty.add(key, op(empty_table()).stats, op.report_once)
+            empty.add(key, type(op)(op.config)(empty_table()).stats, op.report_once)
             empty.add(key, book.stages.get(key, {}), op.report_once)
             book.stages[key] = empty.stages[key]
         stages.append(book.stages[key])
@@ -133,17 +146,18 @@ def _stats(folders: RunFolders, ops: Sequence[Operator]) -> list[dict[str, Any]]
 
 
 def _execute(ray: Any, source: Any, ops: Sequence[Operator], folders: RunFolders, *,
-             strict: bool, shard_rows: int) -> tuple[int, pl.DataFrame | None]:
+             strict: bool, shard_rows: int, driver_rows: int) -> tuple[int, pl.DataFrame | None]:
     """Run the plan; (rows kept, the kept rows when they come back to the driver)."""
-    partitions = max(2, int(ray.cluster_resources().get("CPU", 2)))
-    if isinstance(source, list) and source and isinstance(source[0], FileSplit):
-        ds = read_splits(_split_numbered(ray, source), folders, strict=strict, shard_rows=shard_rows)
+    workers = max(2, int(ray.cluster_resources().get("CPU", 2)))
+    if isinstance(source, FileInputs):
+        ds = read_splits(source.splits(ray, workers), folders, strict=strict, shard_rows=shard_rows)
     else:
         ds = frames_dataset(source, folders)
-    ds = _run_ops(ds, ops, folders, partitions, shard_rows)
+    ds = _run_ops(ds, ops, folders, ShufflePlan(workers, driver_rows), shard_rows)
     if folders.kept is not None:
         written = ds.map_batches(write_kept, fn_kwargs={"folder": folders.kept}, batch_format="pyarrow")
-        return int(written.sum("rows") or 0), None
+        counts = [t.column("rows") for t in ray.get(written.to_arrow_refs()) if t.num_rows]
+        return sum(int(pa.compute.sum(c).as_py()) for c in counts), None
     tables = [t for t in ray.get(ds.to_arrow_refs()) if t.num_rows]
     if not tables:
         return 0, empty_table()
@@ -152,16 +166,19 @@ def _execute(ray: Any, source: Any, ops: Sequence[Operator], folders: RunFolders
 
 
 def run(
-    source: list[FileSplit] | Sequence[Any], ops: Sequence[OpSpec], folders: RunFolders, *,
+    source: FileInputs | Sequence[Any], ops: Sequence[OpSpec], folders: RunFolders, *,
     address: str | None = None, num_cpus: int | None = None, strict: bool = False,
-    shard_rows: int = DEFAULT_SHARD_ROWS,
+    shard_rows: int = DEFAULT_SHARD_ROWS, driver_rows: int = ShufflePlan.driver_rows,
 ) -> RayRun:
-    """Run ``ops`` over splits of files (or in-memory frames) into ``folders``."""
+    """Run ``ops`` over files (or in-memory frames) into ``folders``. Dedup keys are
+    shuffled across the cluster from ``driver_rows`` key rows up (below, grouped on the
+    driver: the same decisions, without a shuffle's fixed cost)."""
     built = build_ops(ops)  # a typo fails before Ray starts
     with ray_runtime(address, num_cpus) as ray:
         try:
             with _data_context():
-                rows, kept = _execute(ray, source, built, folders, strict=strict, shard_rows=shard_rows)
+                rows, kept = _execute(ray, source, built, folders, strict=strict, shard_rows=shard_rows,
+                                      driver_rows=driver_rows)
         except Exception as exc:
             refusal = _user_error_in(exc)
             if refusal is not None:
@@ -188,21 +205,22 @@ def run_files(
     output: Path | None = None, formats: Sequence[str | None] | None = None,
     sources: Sequence[str | None] | None = None, overwrite: bool = False, command: str = "",
     address: str | None = None, num_cpus: int | None = None, strict: bool = False,
-    shard_rows: int = DEFAULT_SHARD_ROWS,
+    shard_rows: int = DEFAULT_SHARD_ROWS, driver_rows: int = ShufflePlan.driver_rows,
 ) -> RayRun:
     """Read ``inputs`` in parallel, run ``ops``, write kept rows as a folder of Parquet
     parts at ``output`` (or return them when ``output`` is None) and rejected rows into
     ``rejected`` (closed by the caller, like every ``RejectedWriter``)."""
     build_ops(ops)
-    splits = plan_splits(list(inputs), formats, sources)
+    n = len(inputs)
+    source = FileInputs(tuple(inputs), tuple(formats or [None] * n), tuple(sources or [None] * n))
     kept_tmp = make_temp_dir(output) if output is not None else None
     if kept_tmp is not None:
         mark_folder(kept_tmp, command)
     try:
         with _work_folder(output) as work:
             folders = RunFolders(str(rejected.parts_folder()), str(work), str(kept_tmp) if kept_tmp else None)
-            result = run(splits, ops, folders, address=address, num_cpus=num_cpus, strict=strict,
-                         shard_rows=shard_rows)
+            result = run(source, ops, folders, address=address, num_cpus=num_cpus, strict=strict,
+                         shard_rows=shard_rows, driver_rows=driver_rows)
     except BaseException:
         if kept_tmp is not None:
             shutil.rmtree(kept_tmp, ignore_errors=True)
@@ -215,6 +233,7 @@ def run_files(
 def apply(
     df_or_shards: Any, ops: Sequence[OpSpec], *, address: str | None = None,
     num_cpus: int | None = None, shard_rows: int = DEFAULT_SHARD_ROWS,
+    driver_rows: int = ShufflePlan.driver_rows,
 ) -> ChainResult:
     """The Python API on Ray: frames or ``LoadResult``s in, everything back in memory."""
     items = [df_or_shards] if isinstance(df_or_shards, pl.DataFrame) else list(df_or_shards)
@@ -224,7 +243,8 @@ def apply(
         (work / "rejected").mkdir()
         (work / "stats").mkdir()
         folders = RunFolders(str(work / "rejected"), str(work / "stats"))
-        result = run(items, ops, folders, address=address, num_cpus=num_cpus, shard_rows=shard_rows)
+        result = run(items, ops, folders, address=address, num_cpus=num_cpus, shard_rows=shard_rows,
+                     driver_rows=driver_rows)
         rejected = read_rejected(work / "rejected")
     kept = result.kept if result.kept is not None else empty_table()
     return ChainResult(kept=kept, rejected=rejected, stats=result.stats)

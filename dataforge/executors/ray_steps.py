@@ -91,6 +91,7 @@ def run_on_driver(ds: Any, position: int, op: Operator, folders: RunFolders, sha
     import ray.data
 
     key = f"{position}:{op.name}"
+    op = type(op)(op.config)  # a fresh instance, as a worker would get: the caller's keeps its state
     batches = (pl.from_arrow(b) for b in ds.sort(ORD).iter_batches(batch_format="pyarrow", batch_size=shard_rows))
     if op.scope == "global":
         frames = [b for b in batches if b.height]

@@ -2,12 +2,15 @@
 
 Both ops remember what they have seen on the op instance (scope ``stream``), so running
 one instance over shard after shard dedups the whole stream: a record is compared with
-the records of its own shard and of every earlier shard. The per-record parts (key
-hashes, MinHash signatures, band keys, survivor worth) are pure batch functions here,
-which the Ray executor runs in ``map_batches`` before its shuffles
-(:mod:`dataforge.executors.ray_dedup`), so both executors decide with the same code. The key (prompt / conversation / record, see
-:mod:`dataforge.dedup.keys`) is the same for both. Records whose key has no text are kept
-and counted (``skipped_no_text``): "nothing" is not a duplicate of "nothing".
+the records of its own shard and of every earlier shard. The key (prompt / conversation
+/ record, see :mod:`dataforge.dedup.keys`) is the same for both. Records whose key has no
+text are kept and counted (``skipped_no_text``): "nothing" is not a duplicate of "nothing".
+
+The per-record parts (key hashes, MinHash signatures, survivor worth) are pure batch
+functions here, and the rules that decide (:func:`first_of_each_key`, the LSH star edges
+and verification of :mod:`dataforge.dedup.lsh`) are shared: the Ray executor runs them
+around its shuffles (:mod:`dataforge.executors.ray_dedup`), so both executors decide
+with the same code.
 
 ``dedup.near`` is MinHash + banded LSH with datasketch's scheme and parameters, computed for
 a whole shard at once (:mod:`dataforge.dedup`); see docs/ops/dedup.md.
