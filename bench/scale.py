@@ -10,10 +10,11 @@ dedup.near + pii.mask, i.e. ``dataforge apply IN OUT --op ...``.
 
 1. **Local scaling curve**: each size in a fresh process under ``/usr/bin/time -v``:
    wall seconds and peak RSS. Goals: time linear in the size; peak RSS at 1M <= 2 GiB.
-2. **Ray vs local**, same input, both in a fresh process: the local run, then the Ray
-   executor on a local runtime with 1 and with 2 worker CPUs. The Ray job is timed after
-   a warm-up job on the same runtime (workers started, presidio loaded), i.e. the cost
-   on a running cluster; the runtime's start-up is reported separately. Prints the
+2. **Ray vs local**, same input, each in a fresh process: the local executor, then the
+   Ray executor on a local runtime with 1 and with 2 worker CPUs. Each is timed after a
+   warm-up job on 2k records in the same process (imports done, presidio loaded; for Ray
+   the workers started), i.e. the steady cost; the Ray runtime's start-up is reported
+   separately. Prints the
    overhead ratio (Ray 2 workers / local; goal <= 1.5x on 2 cores) and the speed-up
    from 1 to 2 workers. Kept and rejected counts must agree.
 """
@@ -68,17 +69,20 @@ def _child(src: Path, out: Path, mode: str) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     from dataforge.rejects import RejectedWriter, rejected_folder
 
+    warm = src.with_name("warmup.jsonl")  # the same job on 2k records first: imports, presidio
+    warm.write_text("".join(src.read_text("utf-8").splitlines(keepends=True)[:2000]), encoding="utf-8")
     if mode == "local":
         from dataforge.executors.local import iter_apply
         from dataforge.formats.api import iter_load, open_writer
 
-        start = time.perf_counter()
-        with RejectedWriter(rejected_folder(out), overwrite=True) as sink:
-            kept, stats = iter_apply(iter_load(src), CHAIN, sink)
-            with open_writer(out) as writer:
-                for shard in kept:
-                    writer.write(shard)
-        seconds, all_stats = time.perf_counter() - start, stats()
+        for path, target in ((warm, out.with_name("warmup-out.parquet")), (src, out)):
+            start = time.perf_counter()
+            with RejectedWriter(rejected_folder(target), overwrite=True) as sink:
+                kept, stats = iter_apply(iter_load(path), CHAIN, sink)
+                with open_writer(target) as writer:
+                    for shard in kept:
+                        writer.write(shard)
+            seconds, all_stats = time.perf_counter() - start, stats()
         print(json.dumps({"seconds": seconds, "kept": all_stats[-1]["rows_kept"],
                           "rejected": sum(s["rows_rejected"] for s in all_stats)}))
         return
@@ -89,8 +93,6 @@ def _child(src: Path, out: Path, mode: str) -> None:
     start = time.perf_counter()
     ray.init(num_cpus=int(mode), include_dashboard=False, logging_level="ERROR")
     startup = time.perf_counter() - start
-    warm = src.with_name("warmup.jsonl")
-    warm.write_text("".join(src.read_text("utf-8").splitlines(keepends=True)[:2000]), encoding="utf-8")
     for path, target in ((warm, out.with_name("warmup-out")), (src, out)):
         start = time.perf_counter()
         with RejectedWriter(rejected_folder(target), overwrite=True) as sink:
@@ -104,7 +106,7 @@ def versus(work: Path, n: int) -> None:
     src = _corpus(work, n)
     results = {}
     for mode in ("local", "1", "2"):
-        out = work / f"versus-{mode}-{n}"
+        out = work / (f"versus-local-{n}.parquet" if mode == "local" else f"versus-ray{mode}-{n}")
         proc = subprocess.run([sys.executable, __file__, "--child", mode, str(src), str(out)],
                               capture_output=True, text=True, cwd=REPO)
         if proc.returncode:
