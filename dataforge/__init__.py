@@ -26,7 +26,14 @@ _LAZY = {
 }
 
 
+#: subpackages reachable as attributes without an import of their own
+#: (``dataforge.formats.api.to_trl_dataset`` right after ``import dataforge``)
+_SUBPACKAGES = {"formats", "ops", "schemas", "synth", "verifiers", "recipe", "compose", "models", "errors"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"dataforge.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dataforge' has no attribute {name!r}")

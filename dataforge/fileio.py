@@ -7,15 +7,17 @@ hashes and versions the same way.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .outputs import MARKER, claim_folder, owns_folder, record_file, sweep_temporaries, temp_prefix
 
@@ -31,6 +33,25 @@ def _default_mode() -> int:
     return 0o666 & ~_umask()
 
 
+@contextmanager
+def writing(target: Path | str) -> Iterator[None]:
+    """Make a failed write (full disk, read-only folder, file size limit) name ``target``.
+
+    Python and Arrow raise such errors without a file name, or with the name of our
+    temporary (``.out.parquet.4242.tmp-x1y2``); the user should read the output they
+    asked for, e.g. ``out/clean.parquet: No space left on device``.
+    """
+    try:
+        yield
+    except OSError as exc:
+        temporary = f".{Path(target).name}."
+        if isinstance(exc.filename, (str, os.PathLike)) and not any(
+            part.startswith(temporary) for part in Path(exc.filename).parts
+        ):
+            raise  # names a file of its own (an input, a folder): keep it
+        raise OSError(exc.errno or errno.EIO, exc.strerror or str(exc), str(target)) from exc
+
+
 class AtomicFile:
     """A temporary file in the target's folder that becomes the target on ``commit``.
 
@@ -42,16 +63,18 @@ class AtomicFile:
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        sweep_temporaries(target.parent, target.name)
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), dir=target.parent)
+        with writing(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            sweep_temporaries(target.parent, target.name)
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), dir=target.parent)
         os.close(fd)
         self.tmp = Path(tmp)
 
     def commit(self) -> Path:
-        os.chmod(self.tmp, _default_mode())
-        os.replace(self.tmp, self.target)
-        record_file(self.target)
+        with writing(self.target):
+            os.chmod(self.tmp, _default_mode())
+            os.replace(self.tmp, self.target)
+            record_file(self.target)
         return self.target
 
     def discard(self) -> None:
@@ -82,9 +105,10 @@ class AtomicOutput:
 def make_temp_dir(target: Path) -> Path:
     """A temporary folder beside ``target`` (to be renamed into place), named so that the
     next writer of ``target`` can remove it if this process dies first."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_temporaries(target.parent, target.name)
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sweep_temporaries(target.parent, target.name)
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the usual mode
     return tmp
 
@@ -117,7 +141,8 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temp file beside ``path``, then rename it over ``path``."""
     file = AtomicFile(Path(path))
     try:
-        write(file.tmp)
+        with writing(path):
+            write(file.tmp)
     except BaseException:
         file.discard()
         raise

@@ -19,6 +19,7 @@ rejected, no folder is created and a stale one of ours from an earlier run is re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -28,8 +29,8 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from .fileio import AtomicOutput, commit_folder, make_temp_dir
-from .outputs import mark_folder, remove_owned
+from .fileio import AtomicOutput, commit_folder, make_temp_dir, writing
+from .outputs import mark_folder, remove_owned, sweep_temporaries
 from .schemas.rejected import conform_rejected, empty_rejected
 
 #: columns shown for the first rejections on screen (``file:line: field: reason: detail``)
@@ -68,6 +69,7 @@ class RejectedWriter(AtomicOutput):
         self.counts: dict[str, int] = {}
         self._tmp: Path | None = None
         self._writers: dict[tuple[int, str], pq.ParquetWriter] = {}
+        sweep_temporaries(self.folder.parent, self.folder.name)  # of a killed earlier run
 
     def __call__(self, position: int, stage: str, rows: pl.DataFrame) -> None:
         if not rows.height:
@@ -78,10 +80,11 @@ class RejectedWriter(AtomicOutput):
             self.examples.extend(rows.head(room).select(_SHOWN).to_dicts())
         key = (position, stage)
         table = conform_rejected(rows).to_arrow()
-        if key not in self._writers:
-            self._writers[key] = pq.ParquetWriter(folder / rejected_file_name(position, stage), table.schema,
-                                                  compression="zstd")
-        self._writers[key].write_table(table)
+        with writing(self.folder):
+            if key not in self._writers:
+                self._writers[key] = pq.ParquetWriter(folder / rejected_file_name(position, stage), table.schema,
+                                                      compression="zstd")
+            self._writers[key].write_table(table)
         self.counts[stage] = self.counts.get(stage, 0) + rows.height
 
     def parts_folder(self) -> Path:
@@ -103,8 +106,13 @@ class RejectedWriter(AtomicOutput):
 
     def close(self) -> Path | None:
         """Finish the files and put the folder in place; None when nothing was rejected."""
-        for writer in self._writers.values():
-            writer.close()
+        try:
+            with writing(self.folder):
+                for writer in self._writers.values():
+                    writer.close()
+        except BaseException:
+            self.abort()
+            raise
         if self._tmp is not None and not any(self._tmp.glob("*.parquet")):
             shutil.rmtree(self._tmp)  # handed to workers, who had nothing to reject
             self._tmp = None
@@ -116,7 +124,8 @@ class RejectedWriter(AtomicOutput):
     def abort(self) -> None:
         """Drop everything written (an earlier folder, if any, stays as it was)."""
         for writer in self._writers.values():
-            writer.close()
+            with contextlib.suppress(OSError):  # the error being handled already says why
+                writer.close()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 

@@ -26,6 +26,8 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from .errors import ConfigError
+
 #: Scripts written without spaces between words: each character is one token.
 #: (Hangul is not here: Korean puts spaces between words.) U+30FC is the katakana
 #: prolonged sound mark, whose Unicode script is "Common".
@@ -171,7 +173,7 @@ def shingle_hashes(
     uint64 and finished with :func:`fmix64`, so no n-gram string is ever built.
     """
     if ngram_words < 1 or ngram_chars < 1:
-        raise ValueError("n-gram sizes must be at least 1")
+        raise ConfigError("n-gram sizes must be at least 1")
     frame = pl.DataFrame({"t": texts.cast(pl.String)})
     tok = frame.select(
         tokens(pl.col("t")).alias("tok"),

@@ -1,29 +1,36 @@
-"""Bootstrap statistics over examples, as matrix products.
+"""Bootstrap statistics over examples: every corpus metric recomputed on every resample.
 
 A resample is a row of multiplicities: ``W[b, i]`` = how often example ``i`` was drawn in
 resample ``b`` (indices ``numpy.random.default_rng(seed).integers(0, n, size=(n_boot, n))``).
-Any statistic that is a function of per-example sums then costs one ``W @ x``: a mean is
-``W @ v / W @ 1``; corpus BLEU is BLEU of ``W @ stats`` over sacrebleu's sentence-level
-sufficient statistics. The same ``W`` serves every run and metric, which is what makes
-the bootstrap *paired*: each resample asks "on this same draw of examples, how did B do
-against A?".
+The same ``W`` serves every run and metric, which is what makes the bootstrap *paired*:
+each resample asks "on this same draw of examples, how did B do against A?".
 
-A :class:`Statistic` maps ``W`` to one value per resample; evaluated on a single row of
-ones it reproduces the metric's corpus score, which :func:`statistic_for` checks before
-trusting it.
+A :class:`Statistic` maps ``W`` to the metric's corpus value on each resample. Two kinds:
+
+* ``mean``: the corpus score is the mean of per-example values (exact match, BERTScore,
+  JSON validity): ``W @ v / W @ 1``.
+* ``corpus``: the metric's own corpus formula, recomputed on every resample from counts
+  extracted once (BLEU from summed sacrebleu statistics, PPL from summed NLL and tokens,
+  Distinct-n from n-gram presence, Self-BLEU against the other drawn generations). Each
+  metric module registers its builder with :func:`resamples`.
+
+Evaluated on a single row of ones a statistic reproduces the stored corpus score, which
+:func:`statistic_for` checks before trusting it; a metric it cannot reproduce gets no CI
+(method ``none``), never an approximation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import polars as pl
 
 #: Method names, as shown in reports.
-MEAN, CORPUS_BLEU, MEAN_PROXY, NONE = "mean", "corpus-bleu", "mean-proxy", "none"
-_MY_LOG_ZERO = -9999999999.0  # sacrebleu's log(0)
+MEAN, CORPUS, NONE = "mean", "corpus", "none"
+#: builder(frame, metric info, per-example reference lists) -> Statistic or None
+StatisticBuilder = Callable[[pl.DataFrame, dict[str, Any], list[list[str]]], "Statistic | None"]
 
 
 def resample_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -73,67 +80,43 @@ def mean_statistic(values: np.ndarray, mask: np.ndarray | None = None, method: s
     return Statistic(method, fn, keep)
 
 
-def bleu_from_sums(sums: np.ndarray, smooth: str = "exp", smooth_value: float = 0.1) -> np.ndarray:
-    """sacrebleu's corpus BLEU (``compute_bleu``, max order 4, no effective order) per row of
-    summed statistics ``[sys_len, ref_len, correct_1..4, total_1..4]``."""
-    sys_len, ref_len = sums[:, 0], sums[:, 1]
-    correct, total = sums[:, 2:6], sums[:, 6:10]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bp = np.where(sys_len < ref_len,
-                      np.where(sys_len > 0, np.exp(1.0 - ref_len / np.maximum(sys_len, 1e-300)), 0.0), 1.0)
-        zero = correct == 0
-        if smooth == "exp":
-            smoothed = 100.0 / (2.0 ** np.cumsum(zero, axis=1) * total)
-        elif smooth == "floor":
-            smoothed = 100.0 * smooth_value / total
-        else:
-            smoothed = np.zeros_like(total)
-        precision = np.where(zero, smoothed, 100.0 * correct / total)
-        # totals only shrink with n, so sacrebleu's early break leaves the rest at 0
-        precision = np.where(total > 0, precision, 0.0)
-        logs = np.where(precision > 0, np.log(np.where(precision > 0, precision, 1.0)), _MY_LOG_ZERO)
-        score = bp * np.exp(logs.mean(axis=1))
-    return np.where(correct.sum(axis=1) == 0, 0.0, score)
+def resamples(metric: Callable[..., Any]) -> Callable[[StatisticBuilder], StatisticBuilder]:
+    """Register ``builder`` as the exact resampled statistic of ``metric`` (a registered
+    metric function): ``evalkit compare`` calls it with a run's predictions frame (baseline
+    id order), the metric's stored entry and the per-example reference lists."""
+
+    def deco(builder: StatisticBuilder) -> StatisticBuilder:
+        metric.statistic = builder  # type: ignore[attr-defined]
+        return builder
+
+    return deco
 
 
-def parse_signature(signature: str) -> dict[str, str]:
-    """``"a:1|b:x"`` -> {"a": "1", "b": "x"}."""
-    return dict(part.split(":", 1) for part in signature.split("|") if ":" in part)
+def _exact_builder(metric: str) -> StatisticBuilder | None:
+    from .metrics import METRICS
 
-
-def bleu_statistic(frame: pl.DataFrame, signature: str) -> Statistic | None:
-    """Exact corpus-BLEU statistic from sacrebleu's sentence statistics, or None when the
-    signature asks for something ``bleu_from_sums`` does not reproduce."""
-    from sacrebleu.metrics import BLEU
-
-    sig = parse_signature(signature)
-    smooth = sig.get("smooth", "exp")
-    if sig.get("nrefs") != "1" or sig.get("eff", "no") != "no" or smooth not in ("exp", "floor", "none"):
-        return None
-    bleu = BLEU(tokenize=sig.get("tok", "13a"), lowercase=sig.get("case") == "lc", smooth_method=smooth)
-    hyps = frame["prediction"].fill_null("").to_list()
-    refs = frame["reference"].fill_null("").to_list()
-    stats = np.asarray(bleu._extract_corpus_statistics(hyps, [refs]), dtype=float)
-    smooth_value = BLEU.SMOOTH_DEFAULTS.get(smooth) or 0.0
-    return Statistic(CORPUS_BLEU, lambda w: bleu_from_sums(w @ stats, smooth, smooth_value),
-                     np.ones(frame.height, dtype=bool))
+    return getattr(METRICS.get(metric), "statistic", None) if metric in METRICS else None
 
 
 def statistic_for(metric: str, info: dict, frame: pl.DataFrame, values: np.ndarray | None) -> Statistic | None:
-    """The best statistic that reproduces ``metric``'s corpus score on ``frame``.
+    """The statistic that reproduces ``metric``'s stored corpus score on ``frame``.
 
-    Exact corpus BLEU when the score is sacrebleu BLEU; else the per-example mean when it
-    equals the score; else the per-example mean as a labelled proxy; None without values.
+    The metric's exact corpus statistic when it has one, else the per-example mean when
+    the score is that mean (lm-eval accuracies, exact match); None when neither reproduces
+    the score: no CI rather than a proxy.
     """
+    from .store import reference_lists
+
     score = info.get("score")
     if score is None:
         return None
     close = lambda x: abs(x - score) <= 1e-6 * max(1.0, abs(score))  # noqa: E731
-    if metric.split("@")[0].rsplit("/", 1)[-1] == "bleu" and "tok:" in info.get("signature", ""):
-        exact = bleu_statistic(frame, info["signature"])
+    builder = _exact_builder(metric)
+    if builder is not None:
+        exact = builder(frame, info, reference_lists(frame))
         if exact is not None and close(exact.full()):
             return exact
     if values is None or not np.isfinite(values).any():
         return None
     mean = mean_statistic(values)
-    return mean if close(mean.full()) else mean_statistic(values, method=MEAN_PROXY)
+    return mean if close(mean.full()) else None

@@ -1,4 +1,4 @@
-"""The ``evalkit`` command line: run, compare, harness, human, metrics.
+"""The ``evalkit`` command line: run, compare, harness, human, arena, metrics.
 
 Heavy libraries (torch, transformers, lm-eval, matplotlib) are imported inside the commands
 that need them, so ``evalkit --help`` is instant and a typo costs nothing.
@@ -63,11 +63,16 @@ def run(
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the generation cache."),
     cache_path: Optional[Path] = typer.Option(None, "--cache-path"),
     overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
+    strict: bool = typer.Option(False, "--strict", help="refuse --predictions ids that are not in --data"),
 ) -> None:
     """Generate answers for an eval set, score them, write a run folder."""
+    import warnings
+
+    from rich.markup import escape
+
     from dataforge.synth.engines import GenerationParams
 
-    from .run import GenerationConfig, evaluate
+    from .run import GenerationConfig, PredictionsWarning, evaluate
 
     if data is None and predictions is None:
         _fail("give --data (an eval set) or --predictions (answers to score)")
@@ -78,12 +83,13 @@ def run(
         engine_options={"batch_size": batch_size},
         cache=cache, cache_path=str(cache_path) if cache_path else None,
     )
-    try:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PredictionsWarning)
         result = evaluate(model, data, metrics, generation=generation, metric_params=_metric_params(metric_param),
-                          output=output, predictions=predictions, overwrite=overwrite)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
-        return
+                          output=output, predictions=predictions, overwrite=overwrite, strict=strict)
+    for w in caught:
+        if issubclass(w.category, PredictionsWarning):
+            Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/yellow] {escape(str(w.message))}", highlight=False)
     table = Table(title=f"run {result.name}: {result.predictions.height} examples")
     for col in ("metric", "score", "signature"):
         table.add_column(col)
@@ -91,6 +97,11 @@ def run(
         score = "–" if entry.get("score") is None else f"{entry['score']:.4f}"
         table.add_row(name, score, entry.get("error") or entry.get("note") or entry.get("signature", ""))
     console.print(table)
+    counts = result.manifest.get("data", {})
+    if counts.get("refused"):
+        reasons = ", ".join(f"{k}: {v}" for k, v in counts.get("refused_reasons", {}).items())
+        console.print(f"[yellow]{counts['rows_in']} rows in = {counts['scored']} scored + {counts['refused']} "
+                      f"refused ({reasons}); see {output / 'rejected.parquet'}[/]")
     console.print(f"wrote {output}")
 
 
@@ -110,15 +121,11 @@ def compare(
 ) -> None:
     """Side-by-side metrics with deltas, paired-bootstrap CIs and the examples that got worse."""
     from . import compare as cmp
-    from .store import RunNotFound, load_run
+    from .store import load_run
 
     prepare_outputs(runs, folders=[output], overwrite=overwrite)
-    try:
-        loaded = [load_run(r) for r in runs]
-        comparison = cmp.compare(loaded, n_boot=n_boot, confidence=confidence, seed=seed, top_k=top_k)
-    except (cmp.DataMismatch, RunNotFound, ValueError) as exc:
-        _fail(str(exc))
-        return
+    loaded = [load_run(r) for r in runs]
+    comparison = cmp.compare(loaded, n_boot=n_boot, confidence=confidence, seed=seed, top_k=top_k)
     if judge:
         cmp.judge_pairs(comparison, _make_judge(judge, judge_max_new_tokens, judge_retries, cache_path))
     _print_comparison(comparison)
@@ -130,15 +137,19 @@ def compare(
 
 
 def _make_judge(spec: str, max_new_tokens: int, retries: int, cache_path: Path | None) -> Any:
-    """``transformers/smollm2`` -> a cached pairwise judge (``transformers`` alone: default model)."""
+    """``transformers/smollm2`` -> a cached pairwise judge (``transformers`` alone: default
+    model) whose generation shows a progress bar (judge prompts really generated)."""
     from dataforge.synth.cache import CachedEngine, GenerationCache
     from dataforge.synth.engines import GenerationParams, engine_kinds, make_engine
     from dataforge.synth.judge import PairwiseJudge
 
+    from dataforge.progress import ProgressEngine
+
     kind, _, model = spec.partition("/")
     if kind not in engine_kinds():
         kind, model = "transformers", spec
-    engine = CachedEngine(make_engine(kind, model or None), GenerationCache(cache_path))
+    engine = CachedEngine(ProgressEngine(make_engine(kind, model or None), "judge", chunk=16),
+                          GenerationCache(cache_path))
     return PairwiseJudge(engine, params=GenerationParams(max_new_tokens=max_new_tokens), retries=retries)
 
 
@@ -161,9 +172,8 @@ def _print_comparison(comparison: Any) -> None:
             row = rows.get(name)
             cells.append(num(row["score"]) if row else "–")
             if i and row and row["delta"] is not None:
-                # a proxy CI belongs to the per-example mean delta: show that value with it
-                word = verdict(row) + (f" (proxy Δ {signed(row['boot_delta'])})" if row["method"] == "mean-proxy" else "")
-                style = styles.get(verdict(row), "dim")
+                word = verdict(row)
+                style = styles.get(word, "dim")
                 cells.append(f"[{style}]{signed(row['delta'])} {ci(row['delta_low'], row['delta_high'])} {word}[/]")
             elif i:
                 cells.append("–")
@@ -182,9 +192,11 @@ def _print_comparison(comparison: Any) -> None:
             out.add_row(r["metric"], r["run"], str(r["wins"]), str(r["ties"]), str(r["losses"]), shown)
         console.print(out)
     if comparison.judge is not None:
+        from .report.tables import judge_ci
+
         for r in comparison.judge.iter_rows(named=True):
             console.print(f"judge: {r['run']} vs {names[0]}: win-rate {num(r['win_rate'])} "
-                          f"{ci(r['ci_low'], r['ci_high'])} (W/T/L {r['wins']}/{r['ties']}/{r['losses']}, "
+                          f"{judge_ci(r)} (W/T/L {r['wins']}/{r['ties']}/{r['losses']}, "
                           f"unparseable {r['unparseable']})")
 
 
@@ -197,15 +209,24 @@ def harness(
     limit: Optional[float] = typer.Option(None, "--limit", help="Examples per task (or a fraction < 1)."),
     num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot"),
     batch_size: int = typer.Option(1, "--batch-size"),
-    apply_chat_template: bool = typer.Option(False, "--apply-chat-template"),
+    apply_chat_template: bool = typer.Option(
+        False, "--apply-chat-template", help="Render prompts with the model's chat template (chat models)."),
+    chat_template: Optional[str] = typer.Option(
+        None, "--chat-template", help="Name of one of the tokenizer's chat templates (implies --apply-chat-template)."),
+    fewshot_as_multiturn: Optional[bool] = typer.Option(
+        None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
+        help="Each few-shot example as its own user/assistant turn (needs --apply-chat-template; "
+             "on by default with it, as in lm-eval)."),
 ) -> None:
     """Run lm-evaluation-harness tasks and store the result as an evalkit run."""
     from .harness import run_harness
 
     limit_value = int(limit) if limit is not None and limit >= 1 else limit
+    template: bool | str = chat_template or apply_chat_template
     result = run_harness(model, [t.strip() for t in tasks.split(",") if t.strip()], include_path=include_path,
                          limit=limit_value, num_fewshot=num_fewshot, batch_size=batch_size,
-                         apply_chat_template=apply_chat_template, output=output)
+                         apply_chat_template=template, fewshot_as_multiturn=fewshot_as_multiturn,
+                         output=output)
     table = Table(title=f"lm-eval run {result.name}")
     for col in ("metric", "score", "stderr"):
         table.add_column(col)
@@ -226,17 +247,12 @@ def human_export(
     overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
 ) -> None:
     """Write a blind pairwise annotation sheet for two runs."""
-    from .compare import DataMismatch
     from .human import export_sheet
     from .store import load_run
 
     prepare_outputs([run_a, run_b], folders=[output], overwrite=overwrite)
-    try:
-        files = export_sheet(load_run(run_a), load_run(run_b), output, seed=seed, with_reference=with_reference,
-                             overwrite=overwrite)
-    except DataMismatch as exc:
-        _fail(str(exc))
-        return
+    files = export_sheet(load_run(run_a), load_run(run_b), output, seed=seed, with_reference=with_reference,
+                         overwrite=overwrite)
     console.print(f"wrote {files['sheet.csv']} and {files['sheet.html']}; keep {files['key.json']} from annotators")
 
 
@@ -244,32 +260,71 @@ def human_export(
 def human_import(
     sheet: Path = typer.Argument(..., help="The filled sheet.csv."),
     key: Path = typer.Option(..., "--key", help="key.json written by `human export`."),
-    judge_results: Optional[Path] = typer.Option(None, "--judge-results", help="judge_verdicts.jsonl from `compare --judge`."),
+    judge_results: Optional[Path] = typer.Option(
+        None, "--judge-results", help="Report folder of `compare --judge` (or its judge_verdicts.jsonl)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the summary + labels JSON here."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """De-blind a filled sheet: human win-rate and agreement with the judge."""
     from .human import import_sheet
-    from .report.tables import ci, num
     from .store import write_json
 
-    try:
-        result = import_sheet(sheet, key, judge_results=judge_results, seed=seed)
-    except ValueError as exc:
-        _fail(str(exc))
-        return
-    h = result.summary["human"]
-    runs = result.summary["runs"]
-    console.print(f"human: {runs['B']['name']} vs {runs['A']['name']}: win-rate {num(h['win_rate'])} "
-                  f"{ci(h['ci_low'], h['ci_high'])} (W/T/L {h['wins']}/{h['ties']}/{h['losses']}; "
-                  f"{result.summary['unlabelled']} unlabelled)")
-    if "judge_agreement" in result.summary:
-        a = result.summary["judge_agreement"]
-        console.print(f"judge agreement on {a['items']} items: {num(a['agreement'])}, "
-                      f"Cohen's kappa {num(a['cohen_kappa'])}")
+    result = import_sheet(sheet, key, judge_results=judge_results, seed=seed)
+    _print_human_summary(result.summary)
     if output is not None:
         write_json(output, {**result.summary, "labels": result.labels.to_dicts()})
         console.print(f"wrote {output}")
+
+
+def _print_human_summary(summary: dict[str, Any]) -> None:
+    """The de-blinded human verdicts (and the judge agreement) in two lines."""
+    from .report.tables import ci, num
+
+    h, runs = summary["human"], summary["runs"]
+    console.print(f"human: {runs['B']['name']} vs {runs['A']['name']}: win-rate {num(h['win_rate'])} "
+                  f"{ci(h['ci_low'], h['ci_high'])} (W/T/L {h['wins']}/{h['ties']}/{h['losses']}; "
+                  f"{summary['unlabelled']} unlabelled)")
+    if "judge_agreement" in summary:
+        a = summary["judge_agreement"]
+        console.print(f"judge agreement on {a['items']} items: {num(a['agreement'])}, "
+                      f"Cohen's kappa {num(a['cohen_kappa'])}")
+
+
+@app.command()
+def arena(
+    run_a: Path = typer.Argument(..., help="Baseline run (A)."),
+    run_b: Path = typer.Argument(..., help="Candidate run (B)."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Session folder (default ./arena-A-vs-B); the same folder resumes."),
+    judge_results: Optional[Path] = typer.Option(
+        None, "--judge-results", help="Report folder of `compare --judge` (or its judge_verdicts.jsonl): "
+                                      "agreement with the judge."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the per-item A/B order (new session; default 0)."),
+    with_reference: bool = typer.Option(False, "--with-reference", help="Show the reference answer too (new session)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default: the first free one from 7860)."),
+    browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the page in this machine's browser."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="write into a folder posttrain did not create"),
+) -> None:
+    """Blind side-by-side rating of two runs in the browser; verdicts saved as a human sheet."""
+    from .arena import ArenaSession
+    from .arena_page import require_gradio, serve
+    from .store import load_run
+
+    require_gradio()
+    a, b = load_run(run_a), load_run(run_b)
+    folder = output if output is not None else Path(f"arena-{a.name}-vs-{b.name}")
+    prepare_outputs([run_a, run_b, judge_results], folders=[folder], overwrite=overwrite)
+    session = ArenaSession.open(a, b, folder, seed=seed, with_reference=with_reference,
+                                judge_results=judge_results, overwrite=overwrite)
+    counts = session.counts()
+    if session.resumed:
+        console.print(f"resuming {folder}: {counts['rated']} rated, {counts['skipped']} skipped, "
+                      f"{counts['open']} to go (A/B order of seed {session.key['seed']})")
+    serve(session, host=host, port=port, open_browser=browser)
+    if session.counts()["rated"]:
+        _print_human_summary(session.summary())
+    console.print(f"verdicts in {folder / 'sheet.csv'}; the same command resumes")
 
 
 @app.command("metrics")

@@ -5,18 +5,22 @@ Runs must be on the same eval items (same content hash, same ids): a delta betwe
 different test sets means nothing, so :func:`compare` refuses instead of guessing.
 
 Paired bootstrap (Koehn 2004): resample examples with replacement, recompute each run's
-corpus statistic on the same resample, take percentiles of the difference (see
-:mod:`evalkit.bootstrap`). The ``method`` column says what was resampled:
+corpus metric on the same resample, take percentiles of the difference (see
+:mod:`evalkit.bootstrap`). The ``method`` column says how:
 
-* ``corpus-bleu``: sacrebleu's sentence statistics, summed per resample -> exact corpus BLEU;
+* ``corpus``: the metric's own corpus formula recomputed on every resample (BLEU, PPL,
+  Distinct-n, Self-BLEU), from counts extracted once;
 * ``mean``: the corpus score is the mean of per-example values (exact match, BERTScore,
-  JSON validity, Self-BLEU, lm-eval accuracies), so the resampled mean *is* the metric;
-* ``mean-proxy``: the corpus score is not a plain mean (Distinct-n, token-weighted PPL); the
-  CI is that of the per-example mean difference, whose point value is shown beside it;
-* ``none``: no per-example values: the delta is shown without CI, never significant.
+  JSON validity, lm-eval accuracies), so the resampled mean *is* the metric;
+* ``none``: the score cannot be recomputed from the run folder (no per-example values):
+  the delta is shown without CI, never significant.
 
-Examples with a null value in either run (a metric that does not apply to them) are left
-out of that metric's paired statistic.
+For ``mean`` metrics, examples with a null value in either run (a metric that does not
+apply to them) are left out of the paired statistic.
+
+The regression listing's ``change`` is the actual difference (after - before); examples
+are ranked by how much worse they got, which for a lower-is-better metric (PPL) is the
+largest increase.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from typing import Any, Sequence
 import numpy as np
 import polars as pl
 
-from .bootstrap import CORPUS_BLEU, MEAN, MEAN_PROXY, NONE, Statistic, mean_statistic, percentile_ci
-from .bootstrap import resample_weights, statistic_for
+from dataforge.errors import UserError
+
+from .bootstrap import MEAN, NONE, Statistic, mean_statistic, percentile_ci, resample_weights, statistic_for
 from .store import METRIC_PREFIX, Run
 
 #: Metrics where a smaller value is better (base name, after any ``task/`` prefix), for
@@ -37,7 +42,7 @@ LOWER_IS_BETTER = frozenset({"ppl", "perplexity", "self_bleu", "selfbleu", "word
 _TIE_EPS = 1e-12
 
 
-class DataMismatch(ValueError):
+class DataMismatch(UserError, ValueError):
     """Runs were made on different eval items; comparing them would be meaningless."""
 
 
@@ -137,7 +142,7 @@ def compare(
 ) -> Comparison:
     """Compare ``runs`` (first = baseline): deltas, paired-bootstrap CIs, regressions."""
     if len(runs) < 2:
-        raise ValueError("compare needs at least two runs")
+        raise UserError("compare needs at least two runs")
     check_same_data(runs)
     _label_duplicates(runs)
     frames = _aligned(runs)
@@ -161,10 +166,9 @@ def compare(
                 row["signature_matches_baseline"] = (_definition(run, run_info.get("signature"))
                                                      == _definition(runs[0], base_info.get("signature")))
                 if base_vals is not None and vals is not None and np.isfinite(vals - base_vals).any():
-                    gain = (vals - base_vals) * (1.0 if better_up else -1.0)
-                    outcome_rows.append(_outcome(metric, run.name, gain))
-                    regressions.append(_worst(metric, run.name, frames[0], frame, base_vals,
-                                              vals, gain, top_k))
+                    outcome_rows.append(_outcome(metric, run.name, (vals - base_vals) * (1.0 if better_up else -1.0)))
+                    regressions.append(_worst(metric, run.name, frames[0], frame, base_vals, vals,
+                                              better_up, top_k))
             rows.append(row)
     table = pl.DataFrame(rows, schema=_TABLE_SCHEMA)
     differ = table.filter(pl.col("signature_matches_baseline") == False)  # noqa: E712 - null = baseline
@@ -184,7 +188,7 @@ _TABLE_SCHEMA: dict[str, pl.DataType] = {
     "metric": pl.String, "run": pl.String, "score": pl.Float64, "score_low": pl.Float64,
     "score_high": pl.Float64, "delta": pl.Float64, "delta_low": pl.Float64,
     "delta_high": pl.Float64, "significant": pl.Boolean, "n_pairs": pl.Int64,
-    "method": pl.String, "boot_delta": pl.Float64, "higher_is_better": pl.Boolean,
+    "method": pl.String, "higher_is_better": pl.Boolean,
     "signature": pl.String, "signature_matches_baseline": pl.Boolean,
 }
 _OUTCOME_SCHEMA: dict[str, pl.DataType] = {
@@ -202,12 +206,12 @@ def _score_row(metric: str, run: Run, info: dict[str, Any], stat: Statistic | No
     """The run's own score and, where the statistic reproduces it, its bootstrap CI."""
     lo = hi = None
     method = NONE if stat is None else stat.method
-    if stat is not None and stat.method != MEAN_PROXY:
+    if stat is not None:
         lo, hi = percentile_ci(stat(weights), confidence)
     return {
         "metric": metric, "run": run.name, "score": info.get("score"), "score_low": lo,
         "score_high": hi, "delta": None, "delta_low": None, "delta_high": None,
-        "significant": None, "n_pairs": None, "method": method, "boot_delta": None,
+        "significant": None, "n_pairs": None, "method": method,
         "higher_is_better": better_up, "signature": info.get("signature"),
         "signature_matches_baseline": None,
     }
@@ -224,19 +228,18 @@ def _delta(metric: str, base_info: dict[str, Any], info: dict[str, Any], base_fr
     if delta is None or stat_a is None or stat_b is None:
         return {"delta": delta, "significant": False if delta is not None else None,
                 "n_pairs": 0, "method": NONE}
-    if stat_a.method == stat_b.method == CORPUS_BLEU:
-        method = CORPUS_BLEU
-    else:
+    if stat_a.method != stat_b.method:  # one run's score is a mean, the other's is not
+        return {"delta": delta, "significant": False, "n_pairs": 0, "method": NONE}
+    method = stat_a.method
+    if method == MEAN:
         assert base_vals is not None and vals is not None  # statistic_for had values
         common = np.isfinite(base_vals) & np.isfinite(vals)
-        method = MEAN if stat_a.method == stat_b.method == MEAN else MEAN_PROXY
-        stat_a, stat_b = mean_statistic(base_vals, common, method), mean_statistic(vals, common, method)
+        stat_a, stat_b = mean_statistic(base_vals, common), mean_statistic(vals, common)
     lo, hi = percentile_ci(stat_b(weights) - stat_a(weights), confidence)
     return {
         "delta": delta, "delta_low": lo, "delta_high": hi,
         "significant": lo is not None and hi is not None and (lo > 0.0 or hi < 0.0),
         "n_pairs": int((stat_a.mask & stat_b.mask).sum()), "method": method,
-        "boot_delta": stat_b.full() - stat_a.full(),
     }
 
 
@@ -247,15 +250,20 @@ def _outcome(metric: str, run: str, gain: np.ndarray) -> dict[str, Any]:
 
 
 def _worst(metric: str, run: str, base: pl.DataFrame, other: pl.DataFrame, base_vals: np.ndarray,
-           vals: np.ndarray, gain: np.ndarray, top_k: int) -> pl.DataFrame:
-    """The ``top_k`` examples with the largest drop (``change`` < 0 means worse)."""
+           vals: np.ndarray, better_up: bool, top_k: int) -> pl.DataFrame:
+    """The ``top_k`` examples that got worse the most. ``change`` is the actual difference
+    (value - baseline_value): negative for a higher-is-better metric that dropped,
+    positive for a lower-is-better one (PPL) that rose."""
+    change = vals - base_vals
+    loss = -change if better_up else change  # > 0: worse
     frame = pl.DataFrame({
         "metric": metric, "run": run, "id": base["id"], "prompt": base["prompt"],
         "reference": base["reference"], "baseline_prediction": base["prediction"],
         "prediction": other["prediction"], "baseline_value": base_vals, "value": vals,
-        "change": gain,
-    }, schema=_REGRESSION_SCHEMA, nan_to_null=True)
-    return frame.filter(pl.col("change") < -_TIE_EPS).sort("change", "id").head(top_k)
+        "change": change, "_loss": loss,
+    }, schema={**_REGRESSION_SCHEMA, "_loss": pl.Float64}, nan_to_null=True)
+    worse = frame.filter(pl.col("_loss") > _TIE_EPS).sort(["_loss", "id"], descending=[True, False])
+    return worse.head(top_k).drop("_loss")
 
 
 def judge_pairs(comparison: Comparison, judge: Any) -> Comparison:
@@ -265,6 +273,8 @@ def judge_pairs(comparison: Comparison, judge: Any) -> Comparison:
     Outcomes are from each run's side (win = the run's answer was preferred over the
     baseline's); the summary comes from :func:`evalkit.winrate.win_rate`, with the bootstrap
     settings of the comparison and the answer lengths (characters) for the LC win-rate.
+    The per-example verdicts keep the judge's raw replies in both orders, so an
+    unparseable verdict can be read.
     """
     from .winrate import win_rate
 
@@ -286,6 +296,8 @@ def judge_pairs(comparison: Comparison, judge: Any) -> Comparison:
             "run": run.name, "id": base["id"], "winner": [r.winner for r in results],
             "outcome": [r.outcome for r in results], "verdict_ab": [r.verdict_ab for r in results],
             "verdict_ba": [r.verdict_ba for r in results], "consistent": [r.consistent for r in results],
+            "judgment_ab": [r.judgment_ab for r in results], "judgment_ba": [r.judgment_ba for r in results],
+            "attempts_ab": [r.attempts_ab for r in results], "attempts_ba": [r.attempts_ba for r in results],
         }, schema=_VERDICT_SCHEMA))
     comparison.judge = pl.DataFrame(summaries).with_columns(pl.col(pl.Float64).fill_nan(None))
     comparison.judge_verdicts = pl.concat(verdicts)
@@ -295,4 +307,5 @@ def judge_pairs(comparison: Comparison, judge: Any) -> Comparison:
 _VERDICT_SCHEMA: dict[str, pl.DataType] = {
     "run": pl.String, "id": pl.String, "winner": pl.String, "outcome": pl.String,
     "verdict_ab": pl.String, "verdict_ba": pl.String, "consistent": pl.Boolean,
+    "judgment_ab": pl.String, "judgment_ba": pl.String, "attempts_ab": pl.Int64, "attempts_ba": pl.Int64,
 }

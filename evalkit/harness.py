@@ -6,6 +6,12 @@ we do not re-implement its prompt formats or metrics. What we add is the run fol
 ``task/metric`` with lm-eval's own score and stderr, one row per scored sample (prompt,
 target, the model's answer, per-sample metric values) and a manifest.
 
+Chat models: ``apply_chat_template`` (True, or the name of one of the tokenizer's
+templates) renders every prompt with the model's chat template, and
+``fewshot_as_multiturn`` (lm-eval's default whenever a template is applied) makes each
+few-shot example its own user/assistant turn instead of one long user message. Both
+change the prompts, so both are in every metric's signature.
+
 Task folders given with ``include_path`` are staged in a temporary copy in which relative
 ``dataset_kwargs.data_files`` paths are made absolute against the YAML's own folder: lm-eval
 resolves them against the working directory, which makes a shipped task break as soon as
@@ -26,6 +32,7 @@ import yaml
 
 from dataforge.errors import MissingFileError
 from dataforge import models
+from dataforge.errors import UserError
 from dataforge.schemas.record import MESSAGE_DTYPE
 
 from .store import METRIC_PREFIX, Run, items_sha256, now_iso, package_versions, save_run
@@ -42,10 +49,19 @@ def run_harness(
     num_fewshot: int | None = None,
     batch_size: int | str = 1,
     device: str | None = None,
-    apply_chat_template: bool = False,
+    apply_chat_template: bool | str = False,
+    fewshot_as_multiturn: bool | None = None,
     output: str | Path | None = None,
 ) -> Run:
-    """Run lm-eval ``tasks`` on ``model`` (alias, path or hub id) and return an evalkit run."""
+    """Run lm-eval ``tasks`` on ``model`` (alias, path or hub id) and return an evalkit run.
+
+    ``fewshot_as_multiturn``: None follows ``apply_chat_template`` (lm-eval's rule); True
+    without a chat template is refused, as lm-eval refuses it.
+    """
+    if fewshot_as_multiturn is None:
+        fewshot_as_multiturn = bool(apply_chat_template)
+    if fewshot_as_multiturn and not apply_chat_template:
+        raise UserError("fewshot-as-multiturn needs a chat template (--apply-chat-template)")
     import lm_eval
     import torch
     from lm_eval.tasks import TaskManager
@@ -64,13 +80,15 @@ def run_harness(
             batch_size=batch_size,
             device=device or ("cuda" if torch.cuda.is_available() else "cpu"),
             apply_chat_template=apply_chat_template,
+            fewshot_as_multiturn=fewshot_as_multiturn,
             log_samples=True,
         )
     elapsed = time.perf_counter() - started
     if results is None:  # non-zero ranks in distributed runs return None
         raise RuntimeError("lm-eval returned no results")
     predictions = _predictions(results)
-    metrics = _metrics(results, limit)
+    chat = {"apply_chat_template": apply_chat_template, "fewshot_as_multiturn": fewshot_as_multiturn}
+    metrics = _metrics(results, limit, chat)
     manifest = {
         "kind": "lm-eval",
         "model": {"ref": model or models.DEFAULT_CAUSAL_LM, "path": resolved},
@@ -85,7 +103,7 @@ def run_harness(
         "lm_eval": {
             "versions": results.get("versions", {}),
             "n_shot": results.get("n-shot", {}),
-            "apply_chat_template": apply_chat_template,
+            **chat,
             "batch_size": batch_size,
         },
         "versions": package_versions(),
@@ -97,8 +115,11 @@ def run_harness(
     return save_run(run, output) if output is not None else run
 
 
-def _metrics(results: dict[str, Any], limit: int | float | None) -> dict[str, dict[str, Any]]:
+def _metrics(results: dict[str, Any], limit: int | float | None, chat: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """lm-eval's ``results`` -> one evalkit metric per task/metric(/filter)."""
+    template = chat["apply_chat_template"]
+    prompt_style = ("chat:" + (template if isinstance(template, str) else "default" if template else "no")
+                    + f"|multiturn:{'yes' if chat['fewshot_as_multiturn'] else 'no'}")
     version = results.get("lm_eval_version") or package_versions().get("lm_eval", "?")
     higher = results.get("higher_is_better", {})
     out: dict[str, dict[str, Any]] = {}
@@ -112,7 +133,7 @@ def _metrics(results: dict[str, Any], limit: int | float | None) -> dict[str, di
             signature = (
                 f"lm-eval:{version}|task:{task}|version:{results.get('versions', {}).get(task)}"
                 f"|metric:{metric}|filter:{filt or 'none'}|shots:{results.get('n-shot', {}).get(task)}"
-                f"|limit:{limit}|n:{values.get('sample_len', '?')}"
+                f"|{prompt_style}|limit:{limit}|n:{values.get('sample_len', '?')}"
             )
             out[name] = {
                 "score": float(score),

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from dataforge.errors import UserError
 from dataforge.outputs import claim_folder
 
 from .agreement import cohen_kappa
@@ -70,10 +71,15 @@ def export_sheet(run_a: Run, run_b: Run, out_dir: str | Path, *, seed: int = 0,
     }
     out = claim_folder(out_dir, "evalkit human export", overwrite=overwrite)
     files = {"sheet.csv": out / "sheet.csv", "sheet.html": out / "sheet.html", "key.json": out / "key.json"}
-    write_text(files["sheet.csv"], "\ufeff" + sheet.write_csv())
+    write_sheet(files["sheet.csv"], sheet)
     write_text(files["sheet.html"], _sheet_html(sheet))
     write_json(files["key.json"], key)
     return files
+
+
+def write_sheet(path: str | Path, sheet: pl.DataFrame) -> None:
+    """Write a sheet atomically as CSV, UTF-8 with a BOM (Excel then reads Chinese right)."""
+    write_text(path, "\ufeff" + sheet.write_csv())
 
 
 def _sheet_html(sheet: pl.DataFrame) -> str:
@@ -106,6 +112,10 @@ class HumanResult:
     summary: dict[str, Any]
 
 
+class BadSheet(UserError, ValueError):
+    """A filled annotation sheet that cannot be de-blinded (columns, labels, items)."""
+
+
 def read_sheet(path: str | Path) -> pl.DataFrame:
     """A filled sheet (CSV, with or without BOM), every column as text."""
     text = Path(path).read_text(encoding="utf-8-sig")
@@ -119,15 +129,15 @@ def import_sheet(sheet: str | Path, key: str | Path, *, judge_results: str | Pat
     key_frame = pl.DataFrame(keyed["items"]).with_columns(pl.col("item").cast(pl.String))
     filled = read_sheet(sheet)
     if "preference" not in filled.columns or "item" not in filled.columns:
-        raise ValueError(f"{sheet} needs `item` and `preference` columns")
+        raise BadSheet(f"{sheet} needs `item` and `preference` columns")
     raw = filled.select("item", pl.col("preference").fill_null("").str.strip_chars().str.to_lowercase())
     bad = raw.filter((pl.col("preference") != "") & ~pl.col("preference").is_in(list(PREFERENCES)))
     if bad.height:
-        raise ValueError(f"unreadable preference(s) in items {bad['item'].to_list()[:10]}: "
+        raise BadSheet(f"unreadable preference(s) in items {bad['item'].to_list()[:10]}: "
                          f"{sorted(set(bad['preference'].to_list()))}; use 1, 2 or tie")
     unknown = set(raw["item"].to_list()) - set(key_frame["item"].to_list())
     if unknown:
-        raise ValueError(f"items {sorted(unknown)[:10]} are not in the key {key}: wrong key file?")
+        raise BadSheet(f"items {sorted(unknown)[:10]} are not in the key {key}: wrong key file?")
     blind = pl.col("preference").replace_strict(PREFERENCES, default=None)
     labels = key_frame.join(raw, on="item", how="left").with_columns(
         pl.when(blind == "tie").then(pl.lit("tie"))
@@ -142,16 +152,72 @@ def import_sheet(sheet: str | Path, key: str | Path, *, judge_results: str | Pat
         "human": result.to_dict(),
     }
     if judge_results is not None:
-        labels, summary["judge_agreement"] = _agreement(labels, judge_results, keyed["runs"]["B"]["name"])
+        labels, summary["judge_agreement"] = _agreement(labels, judge_results, keyed["runs"])
     return HumanResult(labels=labels, summary=summary)
 
 
-def _agreement(labels: pl.DataFrame, judge_results: str | Path, run_b: str) -> tuple[pl.DataFrame, dict[str, Any]]:
+class JudgeMismatch(UserError, ValueError):
+    """Judge verdicts that are not about the two runs of the sheet."""
+
+
+def judge_winners(judge_results: str | Path, runs: dict[str, dict[str, Any]]) -> pl.DataFrame:
+    """The judge's winner per item id (``id``, ``judge_winner``), in the sheet's A/B labels.
+
+    ``judge_results`` is the ``judge_verdicts.jsonl`` of ``evalkit compare --judge`` or the
+    report folder holding it; ``runs`` is the key's ``{"A": {name, path}, "B": {...}}``. The
+    judge's A is the compare's baseline, which need not be the sheet's A: when
+    ``comparison.json`` lies beside the verdicts, the sheet's runs are found among the
+    compared ones (by folder, else by name) and the winners are swapped when the sheet's B
+    was the baseline. Without it (a bare verdicts file), the sheet's A is taken to be the
+    baseline, and verdicts about several runs are narrowed to the sheet's B by name.
+    """
+    source = Path(judge_results)
+    path = source / "judge_verdicts.jsonl" if source.is_dir() else source
+    if not path.is_file():
+        raise JudgeMismatch(f"{source} holds no judge verdicts (judge_verdicts.jsonl of `evalkit compare --judge`)")
+    verdicts = pl.read_ndjson(path)
+    missing = {"id", "winner"} - set(verdicts.columns)
+    if missing:
+        raise JudgeMismatch(f"{path} has no {sorted(missing)} column(s): not judge verdicts")
+    compared = path.parent / "comparison.json"
+    swap, candidate = False, runs["B"]["name"]
+    if compared.is_file():
+        entries = json.loads(compared.read_text(encoding="utf-8"))["runs"]
+        baseline, others = entries[0], entries[1:]
+        a, b = (_find_run(run, entries) for run in (runs["A"], runs["B"]))
+        if a is baseline and b in others:
+            candidate = b["name"]
+        elif b is baseline and a in others:
+            swap, candidate = True, a["name"]
+        else:
+            raise JudgeMismatch(
+                f"the judge verdicts in {path.parent} compare {baseline['name']!r} with "
+                f"{[e['name'] for e in others]}, not {runs['A']['name']!r} with {runs['B']['name']!r}")
+    if "run" in verdicts.columns and (compared.is_file() or verdicts["run"].n_unique() > 1):
+        if candidate not in set(verdicts["run"].to_list()):
+            raise JudgeMismatch(f"{path} has no verdicts for run {candidate!r} "
+                                f"(runs: {sorted(set(verdicts['run'].to_list()))})")
+        verdicts = verdicts.filter(pl.col("run") == candidate)
+    winner = pl.col("winner")
+    if swap:
+        winner = winner.replace({"A": "B", "B": "A"})
+    return verdicts.select(pl.col("id").cast(pl.String), winner.alias("judge_winner")).unique("id", keep="first", maintain_order=True)
+
+
+def _find_run(run: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The compared run that is ``run``: the same folder, else the same name."""
+    if run.get("path"):
+        here = Path(run["path"]).resolve()
+        for entry in entries:
+            if entry.get("path") and Path(entry["path"]).resolve() == here:
+                return entry
+    return next((e for e in entries if e["name"] == run["name"]), None)
+
+
+def _agreement(labels: pl.DataFrame, judge_results: str | Path,
+               runs: dict[str, dict[str, Any]]) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Join the judge's per-example winners and measure human-judge agreement."""
-    verdicts = pl.read_ndjson(judge_results)
-    if "run" in verdicts.columns and verdicts["run"].n_unique() > 1:
-        verdicts = verdicts.filter(pl.col("run") == run_b)
-    labels = labels.join(verdicts.select("id", pl.col("winner").alias("judge_winner")), on="id", how="left")
+    labels = labels.join(judge_winners(judge_results, runs), on="id", how="left")
     both = labels.filter(pl.col("winner").is_in(LABELS) & pl.col("judge_winner").is_in(LABELS))
     human, judge = both["winner"].to_list(), both["judge_winner"].to_list()
     kappa = cohen_kappa(human, judge, labels=LABELS) if both.height else float("nan")

@@ -6,8 +6,10 @@ Metrics that count n-grams themselves (Distinct-n, Self-BLEU) and any other code
 
 * ``en``: the tokenization of sacrebleu's ``13a`` (mteval-v13a, the WMT standard): punctuation
   split off, periods/commas kept inside numbers, whitespace-separated tokens.
-* ``zh``: sacrebleu's ``zh``: every CJK character (and CJK / fullwidth punctuation) is a token
-  of its own; runs of other characters (Latin words, numbers) are tokenized as above.
+* ``zh``: sacrebleu's ``zh``, exactly: every character in its table (CJK ideographs, CJK and
+  fullwidth punctuation, and through a quirk of that table every symbol from U+2001 to
+  U+2A6D, so ``30℃`` is ``30 ℃``) is a token of its own; runs of other characters (Latin
+  words, numbers, kana) are tokenized as above.
 
 The language of a corpus is decided once per corpus by the share of Han/kana tokens
 (``detect_lang``, counted with ``dataforge.text``'s tokens), never per text: a per-text
@@ -29,18 +31,32 @@ from dataforge.text import TOKEN_PATTERN, UNSEGMENTED
 
 Lang = Literal["en", "zh"]
 
-#: Characters that ``zh`` tokenization isolates: Han and kana plus CJK punctuation and
-#: symbols (the ranges sacrebleu's ``zh`` tokenizer uses).
-_ZH_SPLIT = UNSEGMENTED + (
-    r"\x{2000}-\x{206F}"  # general punctuation: quotes, dashes, ellipsis
-    r"\x{2600}-\x{27BF}"  # symbols, dingbats
-    r"\x{2E80}-\x{2FDF}"  # radicals
-    r"\x{2FF0}-\x{2FFF}"  # ideographic description
+#: Characters that ``zh`` tokenization isolates: exactly the characters for which
+#: sacrebleu's ``TokenizerZh._is_chinese_char`` is true. Its table compares one-character
+#: strings with range bounds, and two bounds are written ``u'\u20000'``/``u'\u2a6d6'`` (meant as
+#: the Extension B code points U+20000-U+2A6D6), which Python reads as two characters each
+#: ("\u2000" + "0"): as strings, every character from U+2001 to U+2A6D lies between them.
+#: So sacrebleu splits off general punctuation, letterlike symbols, arrows, maths operators
+#: (U+2001-U+2A6D: ℃, →, ≥, √, €, ™...) and never splits Extension B characters or kana.
+#: We reproduce that, quirk included: scores then equal sacrebleu's ``zh`` tokenization.
+_ZH_SPLIT = (
+    r"\x{2001}-\x{2A6D}"  # sacrebleu's quirk range (contains its Kangxi, radicals, dingbats...)
+    r"\x{2E80}-\x{2EFF}"  # CJK radicals supplement
+    r"\x{2F00}-\x{2FDF}\x{2FF0}-\x{2FFF}"  # Kangxi radicals, ideographic description
     r"\x{3000}-\x{303F}"  # CJK symbols and punctuation: 。、「」
-    r"\x{3100}-\x{312F}\x{31A0}-\x{31EF}"  # bopomofo, strokes
+    r"\x{3100}-\x{312F}\x{31A0}-\x{31BF}\x{31C0}-\x{31EF}"  # bopomofo (+ extension), strokes
     r"\x{3200}-\x{33FF}"  # enclosed CJK, compatibility
+    r"\x{3400}-\x{4DB5}"  # Extension A (as of Unicode 3.0)
+    r"\x{4E00}-\x{9FBB}"  # unified ideographs (as of Unicode 4.1)
+    r"\x{F900}-\x{FA2D}\x{FA30}-\x{FA6A}\x{FA70}-\x{FAD9}"  # compatibility ideographs
     r"\x{FE10}-\x{FE1F}\x{FE30}-\x{FE4F}"  # vertical and compatibility forms
-    r"\x{FF00}-\x{FFEF}"  # fullwidth forms: ，！？（）
+    r"\x{FF00}-\x{FFEF}"  # fullwidth and halfwidth forms: ，！？（）
+)
+#: What Python's ``str.strip()`` removes (``str.isspace``): Unicode White_Space plus the
+#: ASCII separators U+001C-U+001F, which Rust's (polars') whitespace lacks.
+_PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
 )
 
 # sacrebleu's TokenizerRegexp, in Rust regex syntax; applied in this order.
@@ -103,7 +119,7 @@ def _tokenized_column(texts: Sequence[str], lang: Lang) -> pl.Series:
     """A list[str] column of tokens, one row per text."""
     s = pl.Series(list(texts), dtype=pl.String).fill_null("")
     if lang == "zh":
-        s = s.str.strip_chars().str.replace_all(f"[{_ZH_SPLIT}]", " $0 ")
+        s = s.str.strip_chars(_PY_WHITESPACE).str.replace_all(f"[{_ZH_SPLIT}]", " $0 ")
     else:
         for old, new in _13A_REPLACE:
             s = s.str.replace_all(old, new, literal=True)

@@ -27,6 +27,10 @@ from .bootstrap import mean_statistic, percentile_ci, resample_weights
 
 #: Value of each judged outcome; ties count half.
 OUTCOME_SCORES = {"win": 1.0, "tie": 0.5, "loss": 0.0}
+#: Fewer parseable verdicts (or pairs parsed in both orders) than this and the bootstrap CI
+#: (or the position consistency) is not reported: with 1 verdict it would read [0.5, 0.5]
+#: or 1.0, a certainty the data does not have.
+MIN_JUDGED = 5
 UNPARSEABLE = "unparseable"
 _VERDICTS = ("A", "B", "tie")
 
@@ -43,6 +47,9 @@ class WinRateResult:
     position_consistency: float | None  # share of both-orders-parsed pairs that agreed
     lc_win_rate: float | None  # length-controlled; None without lengths
     signature: str
+    consistency_pairs: int = 0  # pairs with a verdict in both orders
+    #: why a CI or consistency is missing (too few verdicts), for reports
+    note: str | None = None
 
     @property
     def judged(self) -> int:
@@ -73,12 +80,16 @@ def bootstrap_ci(
     return (math.nan if low is None else low, math.nan if high is None else high)
 
 
+def _both_orders(verdicts_ab: Sequence[str | None], verdicts_ba: Sequence[str | None]) -> list[tuple[str, str]]:
+    return [(x, y) for x, y in zip(verdicts_ab, verdicts_ba, strict=True) if x in _VERDICTS and y in _VERDICTS]
+
+
 def position_consistency(
     verdicts_ab: Sequence[str | None], verdicts_ba: Sequence[str | None]
 ) -> float | None:
     """Share of pairs, among those with a verdict in both orders, whose verdicts agree
     (in the caller's A/B labels). None when no pair has both."""
-    both = [(x, y) for x, y in zip(verdicts_ab, verdicts_ba, strict=True) if x in _VERDICTS and y in _VERDICTS]
+    both = _both_orders(verdicts_ab, verdicts_ba)
     if not both:
         return None
     return sum(x == y for x, y in both) / len(both)
@@ -144,14 +155,25 @@ def win_rate(
     lc_l2: float = 1.0,
 ) -> WinRateResult:
     """Counts, win-rate (ties half), bootstrap CI, and, when given the inputs for them,
-    position consistency and the length-controlled win-rate."""
+    position consistency and the length-controlled win-rate. With fewer than
+    :data:`MIN_JUDGED` parseable verdicts (pairs) the CI (consistency) is left out and
+    ``note`` says why."""
     scores = outcome_scores(outcomes)
     judged = scores[~np.isnan(scores)]
     counts = {label: sum(o == label for o in outcomes) for label in (*OUTCOME_SCORES, UNPARSEABLE)}
-    low, high = bootstrap_ci(judged, n_resamples=n_resamples, confidence=confidence, seed=seed)
-    consistency = None
+    notes = []
+    low = high = math.nan
+    if judged.size >= MIN_JUDGED:
+        low, high = bootstrap_ci(judged, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    else:
+        notes.append(f"CI not meaningful: {judged.size} parseable verdict(s), fewer than {MIN_JUDGED}")
+    consistency, pairs = None, 0
     if verdicts_ab is not None and verdicts_ba is not None:
-        consistency = position_consistency(verdicts_ab, verdicts_ba)
+        pairs = len(_both_orders(verdicts_ab, verdicts_ba))
+        if pairs >= MIN_JUDGED:
+            consistency = position_consistency(verdicts_ab, verdicts_ba)
+        else:
+            notes.append(f"position consistency not meaningful: {pairs} pair(s) parsed in both orders")
     lc = None
     if len_a is not None and len_b is not None:
         lc = length_controlled_win_rate(outcomes, len_a, len_b, l2=lc_l2)
@@ -168,4 +190,6 @@ def win_rate(
         position_consistency=consistency,
         lc_win_rate=lc,
         signature=signature,
+        consistency_pairs=pairs,
+        note="; ".join(notes) or None,
     )

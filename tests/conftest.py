@@ -24,3 +24,25 @@ def smollm_tokenizer(smollm_path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(smollm_path)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama.cpp's OpenAI-compatible server (llama-cpp-python) on the embedded GGUF, on a
+    free localhost port, shared by every test of the session and stopped at the end."""
+    pytest.importorskip("llama_cpp.server", reason="needs the llamacpp extra (./install.sh installs it)")
+    from types import SimpleNamespace
+
+    from http_servers import start_llama_server
+
+    gguf = models.smollm_gguf_path()
+    proc, url = start_llama_server(gguf, tmp_path_factory.mktemp("llama_server") / "server.log")
+    try:
+        yield SimpleNamespace(url=url, model_id=str(gguf), process=proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - it must not outlive the session
+            proc.kill()
+            proc.wait()

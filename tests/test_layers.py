@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, ...]] = [
     # foundation: the record schema and the helpers everything uses
     ("dataforge", "dataforge.errors", "dataforge.config", "dataforge.registry", "dataforge.fileio",
-     "dataforge.text", "dataforge.models", "dataforge.schemas", "dataforge.outputs", "dataforge.rejects"),
+     "dataforge.text", "dataforge.models", "dataforge.schemas", "dataforge.outputs", "dataforge.rejects", "dataforge.progress"),
     # reading, writing and rendering records; engines the ops build on
     ("dataforge.formats", "dataforge.chat_template", "dataforge.pii", "dataforge.dedup"),
     # operators over canonical tables, and the executors that run them

@@ -173,6 +173,28 @@ def tools_check(rendered: pl.DataFrame, tools: dict[str, Any]) -> pl.DataFrame:
     )
 
 
+#: a JSON object or array written as a JSON *string* (``"{\"a\": 1}"``): what a template
+#: renders when it applies ``tojson`` to arguments that are already JSON text
+_DOUBLE_ENCODED = r'"[\[{]\s*\\"'
+
+
+def double_encoding_check(rendered: pl.DataFrame) -> pl.DataFrame:
+    """JSON rendered as a quoted, escaped string (tool-call arguments encoded twice)."""
+    ok = rendered.filter(pl.col("_text").is_not_null())
+    bad = ok.filter(pl.col("_text").str.contains(_DOUBLE_ENCODED))
+    return _first_per_row(
+        bad.select(
+            "_row", pl.lit("double_encoded_json").alias("_reason"),
+            pl.format(
+                "the rendering holds JSON as an escaped string ({}...): tool-call arguments were "
+                "encoded twice (JSON text of JSON text), the model would learn to emit strings",
+                pl.col("_text").str.extract(r'("[\[{]\s*\\"[^\n]{0,40})', 1),
+            ).alias("_detail"),
+            pl.lit("messages.tool_calls").alias("_field"),
+        )
+    )
+
+
 def eos_check(rendered: pl.DataFrame, eos: str) -> pl.DataFrame:
     """Each assistant turn's text must be followed (after whitespace) by the EOS token."""
     turns = (

@@ -284,3 +284,51 @@ def verify_patch(
         )
         empty = [i for i, mask in zip(with_assistant, encoded["assistant_masks"]) if not any(mask)]
     return PatchCheck(checked=len(ok), mismatched=mismatched, empty_mask=empty)
+
+
+# -- the template to train with -------------------------------------------------------------
+
+
+@dataclass
+class TrainingTemplate:
+    """A chat template whose assistant turns sit inside ``{% generation %}`` markers.
+
+    ``source`` says where it came from: ``"as given"`` (it had markers), ``"trl"`` (TRL's
+    training version of a template it knows, e.g. Qwen2.5/Qwen3/Llama 3), or ``"patched"``
+    (ours, see :func:`patch_generation_markers`; prove it with :func:`verify_patch`).
+    """
+
+    text: str
+    source: str
+
+
+def training_template(tokenizer: Any, template: str | None = None) -> TrainingTemplate:
+    """The template to train with assistant-only loss: ``template`` (or the tokenizer's)
+    when it has markers, else TRL's training version of a known template (when TRL is
+    installed), else the template patched here. Raises :class:`TemplatePatchError`
+    saying what to do when none of these works.
+    """
+    text = template if template is not None else tokenizer.chat_template
+    if isinstance(text, dict):  # named variants: the default one renders conversations
+        text = text.get("default")
+    if not text:
+        raise TemplatePatchError("the tokenizer has no chat template; pass one (a .jinja file)")
+    if has_generation_markers(text):
+        return TrainingTemplate(text, "as given")
+    if template is None:
+        known = _trl_training_template(tokenizer)
+        if known is not None:
+            return TrainingTemplate(known, "trl")
+    return TrainingTemplate(patch_generation_markers(text, end_token=tokenizer.eos_token or "<|im_end|>"), "patched")
+
+
+def _trl_training_template(tokenizer: Any) -> str | None:
+    """TRL's hand-written training template for a template it recognises, else None."""
+    try:
+        from trl.chat_template_utils import get_training_chat_template
+    except ImportError:  # TRL is the `train` extra; the patch below needs nothing
+        return None
+    try:
+        return get_training_chat_template(tokenizer)
+    except ValueError:  # not one of TRL's known templates
+        return None

@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..outputs import OutputLock, prepare_outputs
+from ..progress import track_rows
 from ..rejects import RejectedWriter, rejected_folder
 from .app import app
 
@@ -30,12 +30,19 @@ TO_HELP = "canonical, alpaca, sharegpt, openai, preference, kto, glaive or llama
 
 
 def format_location(rej: dict[str, Any]) -> str:
-    """``file:line: field: reason: detail``, the way compilers point at a problem."""
+    """``file:line: field: reason: detail``, the way compilers point at a problem.
+
+    The stored detail often names the field too (it must stand alone in the rejected
+    table); on screen the field is said once, up front."""
     where = Path(rej["source_file"]).name if rej.get("source_file") else "?"
     if rej.get("source_row") is not None:
         where += f":{rej['source_row']}"
-    field = f" {rej['field']}:" if rej.get("field") else ""
-    return f"{where}:{field} {rej['reason']}: {rej.get('detail') or ''}".rstrip(": ")
+    field = rej.get("field") or ""
+    detail = rej.get("detail") or ""
+    if field:
+        detail = detail.removeprefix(f"{field}: ").removeprefix(f"{field} ")
+        detail = detail.replace(f" (at {field})", "").replace(f" at {field} ", " ")
+    return f"{where}:{f' {field}:' if field else ''} {rej['reason']}: {detail}".rstrip(": ")
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -46,6 +53,12 @@ def _options(pairs: list[str]) -> dict[str, Any]:
             raise typer.BadParameter(f"--option expects KEY=VALUE, got {pair!r}")
         out[key.strip()] = {"true": True, "false": False}.get(value.strip().lower(), value.strip())
     return out
+
+
+def print_warnings(lines: list[str], console: Console) -> None:
+    """Data a command could not keep, one yellow line each (never silent)."""
+    for line in lines:
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}", soft_wrap=True)
 
 
 def reasons_table(reasons: dict[str, int], title: str) -> Table:
@@ -69,11 +82,12 @@ def convert(
     strict: bool = typer.Option(False, "--strict", help="fail at the first rejected row"),
     option: list[str] = typer.Option([], "--option", "-o", help="writer option KEY=VALUE (style=standard, system=turn, name=..., formatting=alpaca, include_source=true)"),
     shard_rows: int = typer.Option(50_000, help="rows per shard (memory bound)"),
+    shard_mb: float = typer.Option(4.0, "--shard-mb", min=0.01, help="input MB per shard (memory bound)"),
     show_rejected: int = typer.Option(10, "--show-rejected", help="print this many rejected rows with their location"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output that posttrain did not write"),
 ) -> None:
     """Convert a dataset between formats, streaming; bad rows go to <out stem>.rejected/."""
-    from ..formats.api import iter_load, merge_stats, open_writer
+    from ..formats.api import count_rows, iter_load, merge_stats, open_writer, read_warnings, write_warnings
 
     opts = _options(option)
     if to == "llamafactory":
@@ -87,23 +101,23 @@ def convert(
     sink = RejectedWriter(rejected, overwrite=overwrite, command="dataforge convert", keep_examples=show_rejected)
     stats: list[dict[str, Any]] = []
     detected = fmt or ""  # stays so for a file with no rows
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), console=err, transient=True)
     with OutputLock(out):
         writer = open_writer(out, to, **opts)
-        with writer, sink, progress:
-            task = progress.add_task(f"converting {src.name}", total=None, rows=0)
-            for part in iter_load(src, fmt, strict=strict, shard_rows=shard_rows):
+        with writer, sink:
+            for part in track_rows(iter_load(src, fmt, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
+                                   f"converting {src.name}", count_rows(src)):
                 detected = part.format
                 writer.write(part.records)
                 sink.write(part.rejected)
                 stats.append(part.stats)
-                progress.update(task, rows=sum(s["rows_in"] for s in stats))
         path = writer.path if not folder_out else out
+        lost = write_warnings(writer, to if not folder_out else opts.get("formatting", "sharegpt"))
     total = merge_stats(stats)
     console.print(
         f"{escape(str(src))} ([bold]{detected}[/bold]{' ' + total['variant'] if total['variant'] else ''}) -> "
         f"{escape(str(path))} ([bold]{to}[/bold]): {total['rows_in']} rows in, {total['rows_out']} written, "
-        f"{total['rejected']} rejected"
+        f"{total['rejected']} rejected",
+        soft_wrap=True,  # one line, however long the paths (scripts grep it)
     )
     if total["rejected"]:
         console.print(reasons_table(total["reasons"], "rejected rows by reason"))
@@ -112,8 +126,7 @@ def convert(
         if total["rejected"] > len(sink.examples):
             console.print(f"... {total['rejected'] - len(sink.examples)} more")
         console.print(f"all rejected rows with file/line/field/detail/raw text: {escape(str(rejected))}/")
-    if total["ignored_fields"]:
-        console.print(f"[yellow]note:[/yellow] nested keys not read: {', '.join(total['ignored_fields'])}")
+    print_warnings(read_warnings(total, detected) + lost, console)
 
 
 def _render_record(rec: dict[str, Any]) -> Panel:
@@ -145,20 +158,19 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Detected format, rows, turns, roles, lengths, tools, preference/KTO counts, one record."""
-    from ..formats.api import iter_load, merge_stats
+    from ..formats.api import count_rows, iter_load, merge_stats, read_warnings
     from ..formats.summary import summarize
 
     parts, stats, fmt_name = [], [], ""
-    with Progress(SpinnerColumn(), TextColumn("reading {task.description}"), console=err, transient=True) as progress:
-        progress.add_task(src.name, total=None)
-        for part in iter_load(src, fmt):
-            parts.append(part.records)
-            stats.append(part.stats)
-            fmt_name = part.format
+    for part in track_rows(iter_load(src, fmt), f"reading {src.name}", count_rows(src)):
+        parts.append(part.records)
+        stats.append(part.stats)
+        fmt_name = part.format
     records = pl.concat(parts) if parts else pl.DataFrame()
     total = merge_stats(stats)
     summary = {"format": fmt_name, "variant": total["variant"], "rows_in": total["rows_in"],
-               "rejected": total["rejected"], "reasons": total["reasons"], **summarize(records)} if parts else {}
+               "rejected": total["rejected"], "reasons": total["reasons"],
+               "warnings": read_warnings(total, fmt_name), **summarize(records)} if parts else {}
     if as_json:
         console.print_json(json.dumps(summary, ensure_ascii=False, default=str))
         return
@@ -180,6 +192,7 @@ def inspect(
     console.print(lengths)
     if total["rejected"]:
         console.print(reasons_table(total["reasons"], "rows that would be rejected"))
+    print_warnings(summary.get("warnings", []), console)
     if records.height:
         from ..schemas.record import records as as_dicts
 
@@ -234,26 +247,33 @@ def canonical_table(schema_: Any) -> Table:
 
 
 @app.command()
-def schema(fmt: Optional[str] = typer.Argument(None, metavar="[FORMAT]", help="a format name; none: the canonical schema")) -> None:
-    """Print the canonical Arrow schema and the formats, or one format's JSON Schema."""
+def schema(name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="a format, or rejected / recipe / manifest; none: the canonical schema and the list")) -> None:
+    """Print the canonical Arrow schema and the list of schemas, or one JSON Schema."""
     from ..formats.base import all_formats
+    from ..formats.published import schema_path
+    from ..recipe.schema_files import generated
     from ..schemas.record import CANONICAL_SCHEMA
 
     formats = all_formats()
-    if fmt is None:
+    own = {n.removesuffix(".schema.json"): n for n in generated()}
+    if name is None:
         console.print(canonical_table(CANONICAL_SCHEMA))
-        table = Table(title="formats (`dataforge schema FORMAT` prints its JSON Schema)")
-        table.add_column("format")
+        table = Table(title="JSON Schemas (`dataforge schema NAME` prints one; files in schemas/)")
+        table.add_column("name")
         table.add_column("what")
         table.add_column("detected by")
-        for name, f in sorted(formats.items()):
-            table.add_row(name, f.title, escape(f.detection_keys))
+        for fmt_name, f in sorted(formats.items()):
+            table.add_row(fmt_name, f.title, escape(f.detection_keys))
         table.add_row("llamafactory", "LLaMA-Factory dataset folder (write only)", "-")
+        for own_name, title in (("rejected", "a row of a rejected folder"), ("recipe", "a recipe YAML file"),
+                                ("manifest", "runs/<name>/manifest.json")):
+            table.add_row(own_name, title, "-")
         console.print(table)
         return
+    if name in own:
+        console.print_json(json.dumps(generated()[own[name]], ensure_ascii=False))
+        return
     from ..formats.base import FORMATS
-    from ..formats.published import schema_path
 
-    FORMATS.get(fmt)  # an unknown name is refused with the nearest names
-
-    console.print_json(schema_path(fmt).read_text("utf-8"))
+    FORMATS.get(name)  # an unknown name is refused with the nearest names
+    console.print_json(schema_path(name).read_text("utf-8"))

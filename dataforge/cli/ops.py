@@ -20,19 +20,21 @@ from rich.table import Table
 
 from ..compose import mix, split
 from ..fileio import write_text_atomic
-from ..formats.api import iter_load, open_writer
+from ..formats.api import count_rows, iter_load, open_writer, write_warnings
 from ..ops import registry
 from ..errors import ConfigError, UserError
 from ..executors import EXECUTORS
 from ..executors.local import iter_apply
 from ..formats.splits import expand_inputs
 from ..ops.specs import build_ops
+from ..progress import track_rows
 from ..outputs import OutputLock, claim_folder, prepare_outputs
 from ..rejects import RejectedWriter, rejected_folder
 from ..schemas import empty_table
 from .app import app
+from .formats import print_warnings
 
-_STANDARD = {"op", "rows_in", "rows_kept", "rows_rejected", "reasons", "seconds"}
+_STANDARD = {"op", "rows_in", "rows_kept", "rows_rejected", "reasons", "seconds", "warnings"}
 
 # -- reference ------------------------------------------------------------------------------
 
@@ -169,6 +171,7 @@ def print_stats(stats: list[dict[str, Any]], console: Console) -> None:
         for key, value in s.items():
             if key not in _STANDARD:
                 console.print(f"[bold]{s['op']}[/bold] {key}: {_short(value)}", soft_wrap=True)
+    print_warnings([w for s in stats for w in s.get("warnings", {})], console)
 
 
 @app.command("apply")
@@ -180,6 +183,7 @@ def apply_cmd(
     rejected_dir: Optional[Path] = typer.Option(None, "--rejected", help="rejected folder (default: <OUT stem>.rejected/ beside OUT)"),
     stats_json: Optional[Path] = typer.Option(None, "--stats-json", help="also write the stats as JSON"),
     shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard (per batch on Ray)"),
+    shard_mb: float = typer.Option(4.0, "--shard-mb", min=0.01, help="input MB per shard (memory bound)"),
     strict: bool = typer.Option(False, "--strict", help="fail on the first unreadable row"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write"),
     executor: str = typer.Option("local", "--executor", help="local (one process) or ray (Ray Data; OUT is a folder of Parquet parts)"),
@@ -198,9 +202,12 @@ def apply_cmd(
         raise ConfigError(f"--executor ray writes canonical Parquet parts; --to {to_format} needs the local executor")
     folder = rejected_dir or rejected_folder(output)
     ops = build_ops(op)  # a typo fails here, before any data is read
-    outputs = {"files": [stats_json], "folders": [folder, output]} if executor == "ray" else {
-        "files": [output, stats_json], "folders": [folder]}
-    prepare_outputs(inputs, **outputs, overwrite=overwrite)
+    template_file = _template_file(output) if any(o.name == "template.lint" for o in ops) else None
+    files, folders = ([stats_json, template_file], [folder, output]) if executor == "ray" else (
+        [output, stats_json, template_file], [folder])
+    prepare_outputs(inputs, files=files, folders=folders, overwrite=overwrite)
+    shard_bytes = int(shard_mb * 2**20)
+    warnings: list[str] = []
     with OutputLock(output):
         sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
         with sink:
@@ -209,16 +216,24 @@ def apply_cmd(
 
                 run = run_files(inputs, ops, sink, output=output, formats=[from_format] * len(inputs),
                                 overwrite=overwrite, command="dataforge apply", address=ray_address,
-                                num_cpus=ray_cpus, strict=strict, shard_rows=shard_rows)
+                                num_cpus=ray_cpus, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes)
                 all_stats = run.stats
             else:
-                shards = (s for path in inputs for s in iter_load(path, from_format, strict=strict, shard_rows=shard_rows))
+                loads = (s for path in inputs
+                         for s in iter_load(path, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes))
+                counts = [count_rows(path) for path in inputs]
+                label = inputs[0].name + (f" (+{len(inputs) - 1} files)" if len(inputs) > 1 else "")
+                shards = track_rows(loads, f"{label}: {' → '.join(o.name for o in ops)}",
+                                    None if None in counts else sum(counts))  # type: ignore[arg-type]
                 kept, stats = iter_apply(shards, ops, sink)
                 with open_writer(output, to_format) as writer:
                     for shard in kept:
                         writer.write(shard)
                 all_stats = stats()
+                warnings = write_warnings(writer, to_format)
     print_stats(all_stats, Console())
+    print_warnings(warnings, Console())
+    _write_patched_template(all_stats, template_file)
     if stats_json:
         write_text_atomic(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
     n_kept = next((s["rows_kept"] for s in reversed(all_stats)), 0)
@@ -226,6 +241,22 @@ def apply_cmd(
     where = f" -> {folder}/" if n_rejected else ""
     written = f"{output}/part-*.parquet" if executor == "ray" else str(output)
     Console(stderr=True).print(f"kept {n_kept} rows -> {written}; rejected {n_rejected}{where}")
+
+
+def _template_file(output: Path) -> Path:
+    """Where ``template.lint``'s patched chat template goes: ``OUT-stem.chat_template.jinja``."""
+    return output.with_name(f"{output.stem}.chat_template.jinja")
+
+
+def _write_patched_template(stats: list[dict[str, Any]], path: Path | None) -> None:
+    """template.lint found a template without {% generation %} markers and patched it:
+    write the patch beside OUT, ready for ``dataforge train sft --set chat_template=...``
+    or TRL's ``chat_template_path``."""
+    for s in stats:
+        if path is not None and s.get("patched_template"):
+            write_text_atomic(path, s["patched_template"])
+            Console(stderr=True).print(f"{s['op']}: patched chat template -> {path}")
+            return
 
 
 # -- split / mix ------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ typed config) and where it comes from (built in, or the plug-in module that regi
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
+
+import typer
 
 from rich.console import Console
 from rich.markup import escape
@@ -28,7 +31,8 @@ def config_lines(model: Any) -> str:
 
 
 def print_registry(registry: Registry[Any], title: str, config_of: Any, load: bool = True) -> None:
-    """A table of a registry: name, summary, parameters, origin."""
+    """A table of a registry: name, summary, parameters, origin. ``config_of(obj)`` gives
+    a config model (its fields are listed) or the text to show instead."""
     table = Table(title=title, show_lines=True)
     for col in ("name", "summary", "parameters", "from"):
         table.add_column(col, overflow="fold")
@@ -37,8 +41,9 @@ def print_registry(registry: Registry[Any], title: str, config_of: Any, load: bo
         summary = (inspect.getdoc(obj) or "").splitlines()[0] if obj is not None else ""
         origin = registry.origin(name)
         where = "built-in" if origin.startswith(("dataforge.", "evalkit.", "backends.")) else origin
-        table.add_row(name, escape(summary), escape(config_lines(config_of(obj)) if obj is not None else ""),
-                      escape(where))
+        spec = config_of(obj) if obj is not None else None
+        params = spec if isinstance(spec, str) else (config_lines(spec) if spec is not None else "")
+        table.add_row(name, escape(summary), escape(params), escape(where))
     Console().print(table)
 
 
@@ -56,3 +61,14 @@ def list_verifiers() -> None:
     from ..verifiers import VERIFIERS
 
     print_registry(VERIFIERS, "verifiers", lambda cls: cls.Config)
+
+
+@app.command("reference")
+def write_reference_docs(
+    output: Path = typer.Option(Path("docs/reference"), "--output", help="folder for the Markdown pages"),
+) -> None:
+    """Write the reference pages generated from the configs (recipe, metrics, engines, verifiers)."""
+    from ..recipe.reference import write_reference
+
+    for path in write_reference(output):
+        Console().print(f"wrote {path}")

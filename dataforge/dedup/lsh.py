@@ -1,17 +1,19 @@
 """Banded LSH over MinHash signatures, for whole shards, with memory across shards.
 
 Same semantics as datasketch's ``MinHashLSH``: the signature is cut into ``bands`` slices
-of ``rows`` values (``bands * rows <= num_perm``; ``bands, rows`` come from datasketch's own
-optimizer, so they are the ones ``MinHashLSH(threshold, num_perm, weights)`` would use),
-and two documents are candidates when any slice is equal. Instead of a Python dict per
+of ``rows`` values (``bands * rows <= num_perm``), and two documents are candidates when
+any slice is equal. ``bands, rows`` come from :func:`recall_params` when candidates are
+verified (the default), from datasketch's own optimizer (:func:`lsh_params`, what
+``MinHashLSH(threshold, num_perm, weights)`` would use) when they are not. Instead of a Python dict per
 band, each slice becomes one 64-bit key (a random linear combination of its values,
 finished with :func:`~dataforge.text.fmix64`, salted per band) and candidates are found by
 grouping equal keys with polars. A false key collision needs two different slices to agree
-on 64 bits (about 2^-64 per pair); ``verify`` removes any that slip through anyway.
+on 64 bits (about 2^-64 per pair); verification removes any that slip through anyway.
 
-Near duplicates form clusters: the connected components of the candidate graph (as in
-datatrove, NeMo Curator, text-dedup). :class:`NearDupIndex` keeps, across shards, every
-band key seen so far mapped to the record kept for its cluster, so a later shard's
+Candidates are verified by the exact Jaccard of their shingle sets (:mod:`.jaccard`), as
+NeMo Curator and text-dedup do. Near duplicates form clusters: the connected components
+of the verified candidate graph (as in datatrove, NeMo Curator, text-dedup).
+:class:`NearDupIndex` keeps, across shards, every band key seen so far, so a later shard's
 records join clusters of earlier shards; an earlier shard's kept record stays kept.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -26,7 +29,10 @@ from datasketch import MinHashLSH
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..errors import ConfigError
 from ..text import fmix64
+from .jaccard import ShingleRuns, jaccard
+from .store import ShingleStore
 
 _EDGE_BLOCK = 1 << 15
 
@@ -43,6 +49,25 @@ def lsh_params(threshold: float, num_perm: int, weights: tuple[float, float] = (
     return int(lsh.b), int(lsh.r)
 
 
+@lru_cache(maxsize=64)
+def recall_params(threshold: float, num_perm: int, target: float = 0.99) -> tuple[int, int]:
+    """(bands, rows) for verified near-dedup: the most rows per band (the fewest
+    candidates to verify) with which a pair at exactly ``threshold`` still becomes a
+    candidate with probability >= ``target``; pairs above it, more often.
+
+    datasketch's optimizer balances false positives against false negatives because it
+    does not verify: at 0.8 and 128 permutations it picks 9 x 13, which makes a pair at
+    Jaccard 0.8 a candidate only 40% of the time. Verification removes false positives,
+    so only recall is left to choose for: 21 x 6 gives 0.998 there.
+    """
+    best = (num_perm, 1)
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        if 1.0 - (1.0 - threshold**rows) ** bands >= target:
+            best = (bands, rows)
+    return best
+
+
 @lru_cache(maxsize=8)
 def _band_constants(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0x5EED)
@@ -55,7 +80,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint64: one key per band slice of each signature (equal slice, equal key)."""
     n, num_perm = sig.shape
     if bands * rows > num_perm:
-        raise ValueError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
+        raise ConfigError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
     coeff, salt = _band_constants(num_perm)
     x = sig[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
     with np.errstate(over="ignore"):
@@ -79,19 +104,37 @@ def candidate_pairs(keys: np.ndarray) -> pl.DataFrame:
     )
 
 
-def star_edges(long: pl.DataFrame, node: str = "row") -> pl.DataFrame:
-    """Candidate edges of banded rows ``(node, key)``: each bucket (rows sharing a band key)
-    as a star on its smallest node, ``(node, pivot)`` with node != pivot, each pair once.
+def window_pairs(long: pl.DataFrame, window: int, node: str = "row") -> pl.DataFrame:
+    """Candidate pairs of banded rows ``(node, key)``: in each bucket (rows sharing a band
+    key), in ``node`` order, every row with each of the next ``window`` members, as
+    ``(node, other)``, each pair once. A bucket of m rows costs at most ``m * window``
+    checks, and small buckets are paired completely."""
+    shared = long.filter(pl.len().over("key") > 1).sort("key", node)
+    pairs = [
+        shared.select(node, pl.col(node).shift(-w).alias("other"), (pl.col("key").shift(-w) == pl.col("key")).alias("same"))
+        .filter(pl.col("same")).select(node, "other")
+        for w in range(1, window + 1)
+    ]
+    return pl.concat(pairs).unique() if pairs else pl.DataFrame(schema={node: pl.Int64, "other": pl.Int64})
 
-    A bucket of m rows gives m - 1 edges, not m(m-1)/2 pairs, and the same connected
-    components. ``node`` orders the rows (a row index, or the input order across files).
+
+def verified_jaccard(
+    estimate: np.ndarray, exact: Callable[[np.ndarray], np.ndarray], threshold: float, num_perm: int
+) -> np.ndarray:
+    """Jaccard of candidate pairs: exact, except where the signatures leave no doubt.
+
+    A pair whose signatures agree on at least threshold + 5 standard deviations of the
+    estimate (or at most threshold - 5) is linked (or dropped) without the exact check:
+    the estimate is a binomial share over ``num_perm`` values, so such a call is wrong
+    with probability below 3e-7. Exact copies, the most common duplicates, never pay
+    for the exact check; the pairs near the threshold always do. ``exact(todo)`` computes
+    the exact Jaccard of pairs ``todo``.
     """
-    return (
-        long.with_columns(pl.col(node).min().over("key").alias("pivot"))
-        .filter(pl.col(node) != pl.col("pivot"))
-        .select(node, "pivot")
-        .unique()
-    )
+    margin = 5.0 * np.sqrt(threshold * (1.0 - threshold) / num_perm)
+    out = estimate.copy()
+    todo = np.flatnonzero(np.abs(estimate - threshold) < margin)
+    out[todo] = exact(todo)
+    return out
 
 
 def estimated_jaccard(left: np.ndarray, li: np.ndarray, right: np.ndarray, ri: np.ndarray) -> np.ndarray:
@@ -105,53 +148,78 @@ def estimated_jaccard(left: np.ndarray, li: np.ndarray, right: np.ndarray, ri: n
 
 @dataclass
 class Assignment:
-    """Per row of a shard: kept or not, the id it duplicates, and the estimated Jaccard with
-    that record (NaN when it is in an earlier shard whose signatures were not kept)."""
+    """Per row of a shard: kept or not, the kept record it duplicates, and the link that
+    put it in that cluster: the record it is most similar to (``partner``), their Jaccard
+    (exact when verified, estimated from the signatures otherwise, NaN when unknown) and
+    whether that record is in an earlier shard."""
 
     kept: np.ndarray
     duplicate_of: pl.Series
+    partner: pl.Series
     similarity: np.ndarray
+    earlier: np.ndarray
     stats: dict[str, int]
 
 
 class NearDupIndex:
-    """LSH buckets of all shards seen so far, each mapped to its cluster's kept record.
+    """LSH buckets of all shards seen so far, and the clusters their records belong to.
 
-    Memory: 12 bytes per distinct band key (about ``bands`` per record) plus each kept
-    record's id, plus its signature (4 * num_perm bytes) when ``verify`` needs it.
+    Every band key maps to the first record that had it (its *owner*); every owner to its
+    cluster; every cluster to its kept record. A later record sharing a key with an owner
+    is a candidate of the owner's cluster. With ``verify_threshold`` set, a candidate pair
+    is linked only when the exact Jaccard of its shingle sets reaches it (owners' shingles
+    live in a :class:`~.store.ShingleStore`, on disk); within a shard, each bucket's records
+    are paired with their next :data:`WINDOW` bucket members, so a bucket of m records costs
+    at most ``m * WINDOW`` checks while small buckets are checked pair by pair.
+
+    Memory: about 12 bytes per distinct band key (``bands`` per distinct record), plus per
+    owner its id and cluster, plus per cluster its kept id.
     """
+
+    #: Bucket members each record is paired with (the next ones in row order).
+    WINDOW = 8
 
     def __init__(self, num_perm: int, bands: int, rows: int, verify_threshold: float | None = None) -> None:
         if bands * rows > num_perm:
-            raise ValueError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
+            raise ConfigError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
         self.num_perm, self.bands, self.rows = num_perm, bands, rows
         self.verify_threshold = verify_threshold
-        self._buckets = pl.DataFrame(schema={"key": pl.UInt64, "rep": pl.Int64})
-        self._rep_ids = pl.Series("id", [], dtype=pl.String)
-        self._rep_sigs: list[np.ndarray] = []
+        self._buckets = pl.DataFrame(schema={"key": pl.UInt64, "owner": pl.Int32})
+        self._owner_cluster = np.zeros(0, np.int64)
+        self._owner_ids = pl.Series("id", [], dtype=pl.String)
+        self._kept_ids = pl.Series("id", [], dtype=pl.String)
+        self._store = ShingleStore() if verify_threshold is not None else None
 
     @property
     def n_kept(self) -> int:
         """Clusters seen so far (each is represented by one kept record)."""
-        return self._rep_ids.len()
+        return self._kept_ids.len()
 
-    def assign(self, sig: np.ndarray, ids: pl.Series, active: np.ndarray, priority: np.ndarray) -> Assignment:
+    def assign(
+        self, sig: np.ndarray, ids: pl.Series, active: np.ndarray, priority: np.ndarray,
+        runs: ShingleRuns | None = None,
+    ) -> Assignment:
         """Cluster one shard against everything seen before, then remember it.
 
         ``active`` marks rows that take part (rows with no shingles are always kept);
         within a new cluster the row with the lowest ``priority`` survives; a cluster that
-        reaches an earlier shard keeps that shard's record.
+        reaches an earlier shard keeps that shard's record. ``runs`` (the shard's shingles)
+        is required when verifying.
         """
         n = sig.shape[0]
+        ids = ids.cast(pl.String)
         if n == 0:
-            return Assignment(np.zeros(0, bool), pl.Series("duplicate_of", [], pl.String), np.zeros(0), {})
+            none = pl.Series([], dtype=pl.String)
+            return Assignment(np.zeros(0, bool), none, none, np.zeros(0), np.zeros(0, bool), {})
+        if self._store is not None and runs is None:
+            raise ValueError("verifying needs the shard's shingle runs")
         keys = band_keys(sig, self.bands, self.rows)
         rows = np.flatnonzero(active)
         long = pl.DataFrame({"row": np.repeat(rows, self.bands).astype(np.int64), "key": keys[rows].ravel()})
-        (lu, lv), (cu, crep), stats = self._edges(sig, long)
+        (lu, lv, lj), (cu, co, cj), stats = self._edges(sig, long, runs)
 
         # Graph nodes: the shard's rows, then the earlier clusters it touches.
-        prior, prior_node = np.unique(crep, return_inverse=True)
+        prior, prior_node = np.unique(self._owner_cluster[co], return_inverse=True)
         n_nodes = n + len(prior)
         u, v = np.concatenate([lu, cu]), np.concatenate([lv, n + prior_node])
         graph = coo_matrix((np.ones(len(u), np.int8), (u, v)), shape=(n_nodes, n_nodes))
@@ -166,63 +234,77 @@ class NearDupIndex:
         survivor = survivor_of[label[:n]]
         kept = (survivor == np.arange(n)) | ~active
 
-        # Rep index of every component: earlier ones keep theirs, new ones get the next.
-        new_reps = np.flatnonzero(kept & active)
-        rep_of_node = np.full(n_nodes, -1, np.int64)
-        rep_of_node[n:] = prior
-        rep_of_node[new_reps] = self.n_kept + np.arange(len(new_reps))
-        comp_rep = rep_of_node[survivor]
+        # Cluster of every component: earlier ones keep theirs, new ones get the next.
+        new_kept = np.flatnonzero(kept & active)
+        cluster_of_node = np.full(n_nodes, -1, np.int64)
+        cluster_of_node[n:] = prior
+        cluster_of_node[new_kept] = self.n_kept + np.arange(len(new_kept))
+        cluster = cluster_of_node[survivor]
+        self._kept_ids = pl.concat([self._kept_ids, ids.gather(new_kept)])
 
         dup = ~kept
-        sim = np.full(n, np.nan)
-        local_dup = dup & (survivor < n)
-        sim[local_dup] = estimated_jaccard(sig, np.flatnonzero(local_dup), sig, survivor[local_dup])
-        prior_dup = dup & (survivor >= n)
-        if self._rep_sigs and prior_dup.any():
-            sim[prior_dup] = estimated_jaccard(sig, np.flatnonzero(prior_dup), self._signatures(), comp_rep[prior_dup])
-        self._remember(sig[new_reps], ids.gather(new_reps).cast(pl.String), long, comp_rep)
-        dup_of = pl.repeat(None, n, dtype=pl.String, eager=True).alias("duplicate_of").scatter(
-            np.flatnonzero(dup), self._rep_ids.gather(comp_rep[dup])
+        partner, similarity, earlier = self._links(
+            n, dup, ids, (lu, lv, lj), (cu, co, cj)
+        )
+        self._remember(long, ids, cluster, runs)
+        duplicate_of = pl.repeat(None, n, dtype=pl.String, eager=True).scatter(
+            np.flatnonzero(dup), self._kept_ids.gather(cluster[dup])
         )
         stats.update(
-            clusters_with_duplicates=int(len(np.unique(comp_rep[dup]))),
-            duplicates_of_earlier_shards=int(prior_dup.sum()),
+            clusters_with_duplicates=int(len(np.unique(cluster[dup]))),
+            duplicates_of_earlier_shards=int((dup & (survivor >= n)).sum()),
         )
-        return Assignment(kept=kept, duplicate_of=dup_of, similarity=sim, stats=stats)
+        return Assignment(kept, duplicate_of, partner, similarity, earlier, stats)
 
-    def _edges(self, sig: np.ndarray, long: pl.DataFrame) -> tuple[tuple, tuple, dict[str, int]]:
-        """Candidate edges: within the shard (each bucket as a star on its first row) and to
-        earlier clusters (a shared band key), kept only if verified when ``verify`` is on."""
-        local = star_edges(long)
-        cross = long.join(self._buckets, on="key").select("row", "rep").unique()
+    def _edges(self, sig: np.ndarray, long: pl.DataFrame, runs: ShingleRuns | None) -> tuple[tuple, tuple, dict[str, int]]:
+        """Candidate edges with their Jaccard: within the shard (row, row) and to earlier
+        owners (row, owner); only those reaching the threshold when verifying."""
+        local = window_pairs(long, self.WINDOW)
+        cross = long.join(self._buckets, on="key").select("row", "owner").unique()
         stats = {"candidate_edges": local.height + cross.height}
-        lu, lv = local["row"].to_numpy(), local["pivot"].to_numpy()
-        cu, crep = cross["row"].to_numpy(), cross["rep"].to_numpy()
-        if self.verify_threshold is not None:
-            ok = estimated_jaccard(sig, lu, sig, lv) >= self.verify_threshold
-            lu, lv = lu[ok], lv[ok]
-            ok = estimated_jaccard(sig, cu, self._signatures(), crep) >= self.verify_threshold
-            cu, crep = cu[ok], crep[ok]
-            stats["verified_edges"] = len(lu) + len(cu)
-        return (lu, lv), (cu, crep), stats
+        lu, lv = local["row"].to_numpy(), local["other"].to_numpy()
+        cu, co = cross["row"].to_numpy(), cross["owner"].to_numpy().astype(np.int64)
+        if self._store is None:  # estimated from the signatures; unknown across shards
+            return (lu, lv, estimated_jaccard(sig, lu, sig, lv)), (cu, co, np.full(len(cu), np.nan)), stats
+        assert runs is not None
+        lj = verified_jaccard(estimated_jaccard(sig, lu, sig, lv), lambda todo: jaccard(runs, lu[todo], lv[todo]),
+                              self.verify_threshold, self.num_perm)
+        owners, owner_pos = np.unique(co, return_inverse=True)
+        both = ShingleRuns.concat([runs, self._store.get(owners)])
+        cj = jaccard(both, cu, len(runs) + owner_pos)
+        ok, cok = lj >= self.verify_threshold, cj >= self.verify_threshold
+        stats["verified_edges"] = int(ok.sum() + cok.sum())
+        return (lu[ok], lv[ok], lj[ok]), (cu[cok], co[cok], cj[cok]), stats
 
-    def _remember(self, new_sigs: np.ndarray, new_ids: pl.Series, long: pl.DataFrame, comp_rep: np.ndarray) -> None:
-        """Add this shard's kept records and its unseen band keys (mapped to their cluster)."""
-        self._rep_ids = pl.concat([self._rep_ids, new_ids])
-        if self.verify_threshold is not None:
-            self._rep_sigs.append(new_sigs)
-        fresh = (
-            long.with_columns(rep=comp_rep[long["row"].to_numpy()])
-            .unique("key", keep="first", maintain_order=True)
-            .join(self._buckets, on="key", how="anti")
+    def _links(self, n: int, dup: np.ndarray, ids: pl.Series, local: tuple, cross: tuple) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+        """For each duplicate row, its most similar linked record (ties: the first found)."""
+        (lu, lv, lj), (cu, co, cj) = local, cross
+        row = np.concatenate([lu, lv, cu])
+        links = pl.DataFrame({
+            "row": row,
+            "sim": np.concatenate([lj, lj, cj]),
+            "partner": pl.concat([ids.gather(lv), ids.gather(lu), self._owner_ids.gather(co)]),
+            "earlier": np.concatenate([np.zeros(2 * len(lu), bool), np.ones(len(cu), bool)]),
+        }).filter(pl.Series(dup[row]))
+        best = links.sort("sim", descending=True, nulls_last=True, maintain_order=True).unique(
+            "row", keep="first"
         )
-        self._buckets = pl.concat([self._buckets, fresh.select("key", "rep")])
+        at = pl.DataFrame({"row": np.arange(n)}).join(best, on="row", how="left").sort("row")
+        return (at["partner"], at["sim"].fill_null(np.nan).to_numpy(), at["earlier"].fill_null(False).to_numpy())
+
+    def _remember(self, long: pl.DataFrame, ids: pl.Series, cluster: np.ndarray, runs: ShingleRuns | None) -> None:
+        """Band keys never seen before join the index, owned by the first row that has them."""
+        fresh = long.unique("key", keep="first", maintain_order=True).join(self._buckets, on="key", how="anti")
+        owner_rows = np.unique(fresh["row"].to_numpy())
+        first = len(self._owner_cluster)
+        if self._store is not None:  # store ids and owner ids advance together
+            assert runs is not None
+            self._store.add(runs.take(owner_rows))
+        global_id = np.full(len(ids), -1, np.int64)
+        global_id[owner_rows] = first + np.arange(len(owner_rows))
+        self._owner_cluster = np.concatenate([self._owner_cluster, cluster[owner_rows]])
+        self._owner_ids = pl.concat([self._owner_ids, ids.gather(owner_rows)])
+        owned = fresh.select("key", pl.Series("owner", global_id[fresh["row"].to_numpy()], dtype=pl.Int32))
+        self._buckets = pl.concat([self._buckets, owned])
         if self._buckets.n_chunks() > 32:  # many shards: keep joins on few chunks
             self._buckets = self._buckets.rechunk()
-
-    def _signatures(self) -> np.ndarray:
-        if len(self._rep_sigs) > 1:
-            self._rep_sigs = [np.concatenate(self._rep_sigs)]
-        if not self._rep_sigs:
-            return np.empty((0, self.num_perm), np.uint32)
-        return self._rep_sigs[0]

@@ -24,9 +24,9 @@ EXECUTORS: tuple[ExecutorKind, ...] = ("local", "ray")
 
 
 def apply(
-    df_or_shards: Any, ops: Sequence[OpSpec], executor: ExecutorKind = "local", **options: Any
+    df_or_shards: Any, ops: OpSpec | Sequence[OpSpec], executor: ExecutorKind = "local", **options: Any
 ) -> ChainResult:
-    """Run ``ops`` in order over a frame, frames, or ``LoadResult``s; collect everything.
+    """Run ``ops`` in order over a frame or lazy frame, several, or ``LoadResult``s; collect everything.
 
     ``executor="ray"`` runs the chain on Ray Data; its options are ``address`` (a
     cluster, ``"auto"`` for the one this machine belongs to; default: a local runtime)

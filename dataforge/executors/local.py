@@ -22,15 +22,18 @@ from .base import ChainResult, RejectSink
 
 
 def _source_shards(source: Any, book: StatsBook, on_rejected: RejectSink) -> Iterator[pl.DataFrame]:
-    """Canonical shards from a frame, frames, or ``LoadResult``s (reader rejections kept)."""
-    items = [source] if isinstance(source, pl.DataFrame) else source
+    """Canonical shards from a frame or lazy frame, several of them, or ``LoadResult``s
+    (reader rejections kept)."""
+    items = [source] if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else source
     for item in items:
+        if isinstance(item, pl.LazyFrame):
+            item = item.collect()
         if isinstance(item, pl.DataFrame):
             yield conform(item)
             continue
         records, rejected = item.records, item.rejected
         stage = f"read:{item.format}"
-        book.add(stage, reader_stats(stage, records.height, rejected))
+        book.add(stage, reader_stats(stage, item))
         if rejected.height:
             on_rejected(0, stage, conform_rejected(rejected))
         yield conform(records)
@@ -67,7 +70,7 @@ def _run_op(
 
 
 def iter_apply(
-    source: Any, ops: Sequence[OpSpec], on_rejected: RejectSink
+    source: Any, ops: OpSpec | Sequence[OpSpec], on_rejected: RejectSink
 ) -> tuple[Iterator[pl.DataFrame], Callable[[], list[dict[str, Any]]]]:
     """Stream ``source`` through ``ops``; returns (kept shards, a stats getter).
 
@@ -83,7 +86,7 @@ def iter_apply(
     return (s for s in stream if s.height), book.as_list
 
 
-def apply(df_or_shards: Any, ops: Sequence[OpSpec]) -> ChainResult:
+def apply(df_or_shards: Any, ops: OpSpec | Sequence[OpSpec]) -> ChainResult:
     """Run ``ops`` over a frame, frames, or ``LoadResult``s in this process; collect everything."""
     rejected: list[pl.DataFrame] = []
     kept_iter, stats = iter_apply(df_or_shards, ops, lambda _p, _s, rows: rejected.append(rows))

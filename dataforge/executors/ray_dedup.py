@@ -12,20 +12,20 @@ and a last ``map_batches`` over the materialized rows splits kept from rejected.
 * **exact**: rows ``(_h1, _h2, _ord, id)`` of records with key text, grouped by the
   128-bit key; in each group, in ``_ord`` order, the first is kept (the local executor's
   expression, :func:`dataforge.ops.dedup.first_of_each_key`).
-* **near** (the banded-LSH shuffle of datatrove and NeMo Curator): rows
-  ``(band key, _ord, id, worth)``, ``bands`` per record, grouped by band key; each bucket
-  links its members to its smallest ``_ord`` (:func:`dataforge.dedup.lsh.star_edges`, as
-  the local index does); with ``verify``, the candidate edges are joined with both
-  records' signatures and kept only when the estimated Jaccard reaches the threshold
-  (:func:`dataforge.dedup.lsh.estimated_jaccard`). The edges (16 bytes + two ids each, far
-  fewer than records) come to the driver, which finds connected components with scipy,
-  as the local index does, and keeps per cluster the record with the highest worth, ties
-  to the smallest ``_ord``.
+* **near** (the banded-LSH shuffle of datatrove and NeMo Curator): rows ``(band key,
+  _ord)``, 16 bytes, ``bands`` per record, grouped by band key; each bucket pairs every
+  member with its next members in ``_ord`` order, exactly the local index's candidate
+  pairs (:func:`dataforge.dedup.lsh.window_pairs`). The pairs' records are sketched
+  again by the op (signature, shingles, id, worth) and joined to the pairs, which are
+  linked when their Jaccard reaches the threshold, computed as the local index computes
+  it (:func:`~dataforge.dedup.lsh.verified_jaccard`: exact near the threshold). The links
+  come to the driver, which finds connected components with scipy and keeps per cluster
+  the record with the highest worth, ties to the smallest ``_ord``, as the local index.
 
 The whole input is one pass: kept ids equal the local executor's on one shard (the
 local executor streaming many shards differs only when a later record bridges two
-clusters it already kept; see docs/scale.md). Details of near duplicates name the
-cluster instead of an estimated Jaccard (which would need a third shuffle).
+clusters it already kept; see docs/scale.md). Rejection details name the same partner
+and Jaccard, except between equally similar partners.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ..dedup.lsh import band_keys, estimated_jaccard, star_edges
+from ..dedup.jaccard import ShingleRuns, jaccard
+from ..dedup.lsh import NearDupIndex, band_keys, estimated_jaccard, verified_jaccard, window_pairs
 from ..ops.base import Operator, OpResult
 from ..ops.dedup import EXACT_KEY, ExactDedup, NearDedup, first_of_each_key
 from ..schemas.record import COLUMNS
@@ -167,18 +168,15 @@ def exact_dedup(ds: Any, position: int, op: ExactDedup, folders: RunFolders, shu
 
 
 def _with_near_columns(block: pa.Table, *, op: NearDedup) -> pa.Table:
-    """The op's per-record work: signatures -> band keys, survivor worth (+ signature to verify)."""
+    """The op's per-record work: band keys of the signatures, and survivor worth."""
     frame = pl.from_arrow(block)
     records = frame.drop(ORD)
-    sig, active = op.signatures(records)
-    columns = [
+    sig, active, _ = op.sketch(records)
+    return frame.with_columns(
         pl.Series("_active", active),
         pl.Series("_worth", op.worth(records), dtype=pl.Float64),
         _rows_of(band_keys(sig, op.bands, op.rows), "_bands"),
-    ]
-    if op.config.verify:
-        columns.append(_rows_of(sig, "_sig"))
-    return frame.with_columns(columns).to_arrow()
+    ).to_arrow()
 
 
 def _rows_of(matrix: np.ndarray, name: str) -> pl.Series:
@@ -187,70 +185,102 @@ def _rows_of(matrix: np.ndarray, name: str) -> pl.Series:
 
 
 def _band_rows(block: pa.Table) -> pa.Table:
-    """One row per band of every record that takes part: ``(key, _ord, id, _worth)``."""
+    """One row per band of every record that takes part: ``(key, _ord)``, 16 bytes."""
     frame = pl.from_arrow(block).filter(pl.col("_active"))
-    return frame.select(pl.col("_bands").alias("key"), ORD, "id", "_worth").explode("key").to_arrow()
+    return frame.select(pl.col("_bands").alias("key"), ORD).explode("key").to_arrow()
 
 
-def _bucket_edges(block: pa.Table) -> pa.Table:
-    """In one hash partition (whole buckets): each bucket as a star on its smallest ``_ord``."""
-    long = pl.from_arrow(block)
-    edges = star_edges(long.select(ORD, "key"), node=ORD)
-    ends = long.select(ORD, "id", "_worth").unique(ORD)
-    return (
-        edges.join(ends, on=ORD).rename({ORD: "u", "id": "u_id", "_worth": "u_worth"})
-        .join(ends.rename({ORD: "pivot"}), on="pivot").rename({"pivot": "v", "id": "v_id", "_worth": "v_worth"})
-        .to_arrow()
-    )
+def _bucket_pairs(block: pa.Table) -> pa.Table:
+    """In one hash partition (whole buckets): the local index's candidate pairs."""
+    pairs = window_pairs(pl.from_arrow(block), NearDupIndex.WINDOW, node=ORD)
+    return pairs.rename({ORD: "u", "other": "v"}).to_arrow()
 
 
-def _jaccard_at_least(block: pa.Table, *, threshold: float) -> pa.Table:
-    frame = pl.from_arrow(block)
-    if not frame.height:
-        return frame.drop("u_sig", "v_sig").to_arrow()
-    u, v = frame["u_sig"].to_numpy(), frame["v_sig"].to_numpy()
-    index = np.arange(frame.height)
-    keep = estimated_jaccard(u, index, v, index) >= threshold
-    return frame.drop("u_sig", "v_sig").filter(pl.Series(keep)).to_arrow()
-
-
-def _signatures_of(block: pa.Table, *, nodes: list[Any]) -> pa.Table:
-    """The signatures of the rows whose ``_ord`` is in the broadcast (sorted) node list."""
+def _node_sketches(block: pa.Table, *, op: NearDedup, nodes: list[Any]) -> pa.Table:
+    """For the records in the broadcast (sorted) node list: id, worth, signature and (to
+    verify) shingles, computed again by the op: far fewer than all records, so nothing
+    per record larger than its band keys is kept between the passes."""
     import ray
 
     wanted = ray.get(nodes[0])
-    frame = pl.from_arrow(block).select(ORD, "_sig")
+    frame = pl.from_arrow(block)
     at = np.clip(np.searchsorted(wanted, frame[ORD].to_numpy()), 0, max(len(wanted) - 1, 0))
-    return frame.filter(pl.Series(wanted[at] == frame[ORD].to_numpy())).to_arrow()
+    frame = frame.filter(pl.Series(wanted[at] == frame[ORD].to_numpy()) if len(wanted) else pl.lit(False))
+    records = frame.drop(ORD, "_active", "_worth", "_bands")
+    sig, _, runs = op.sketch(records)
+    columns = [frame[ORD], frame["id"], frame["_worth"], _rows_of(sig, "_sig")]
+    if runs is not None:
+        shingles = pa.ListArray.from_arrays(pa.array(runs.offsets, pa.int64()).cast(pa.int32()), pa.array(runs.values))
+        columns.append(pl.Series("_shingles", pl.from_arrow(shingles)))
+    return pl.DataFrame(columns).to_arrow()
 
 
-def _verified(candidates: pl.DataFrame, with_sig: Any, op: NearDedup, shuffle: ShufflePlan) -> pl.DataFrame:
-    """Candidate edges whose records' signatures agree on at least ``threshold`` of values:
-    the edges joined with both ends' signatures (across the cluster when there are many)."""
+def _runs_of(column: pl.Series) -> ShingleRuns:
+    """A list column of shingle hashes as :class:`ShingleRuns`."""
+    array = column.to_arrow().combine_chunks() if hasattr(column.to_arrow(), "combine_chunks") else column.to_arrow()
+    lists = pa.array(array).cast(pa.large_list(pa.uint32()))
+    offsets = np.asarray(lists.offsets, np.int64)
+    return ShingleRuns(np.asarray(lists.values, np.uint32)[offsets[0]: offsets[-1]], offsets - offsets[0])
+
+
+def _linked(block: pa.Table, *, op: NearDedup) -> pa.Table:
+    """Candidate pairs joined with both records' sketches: their Jaccard (exact near the
+    threshold when verifying, as the local index decides), and only the links."""
+    frame = pl.from_arrow(block)
+    n = frame.height
+    if not n:
+        return pl.DataFrame(schema=_EDGE_SCHEMA).to_arrow()
+    u, v, index = frame["u_sig"].to_numpy(), frame["v_sig"].to_numpy(), np.arange(n)
+    sim = estimated_jaccard(u, index, v, index)
+    if op.config.verify:
+        runs = ShingleRuns.concat([_runs_of(frame["u_shingles"]), _runs_of(frame["v_shingles"])])
+        sim = verified_jaccard(sim, lambda todo: jaccard(runs, todo, n + todo), op.config.threshold, op.config.num_perm)
+        frame = frame.with_columns(pl.Series("sim", sim)).filter(pl.col("sim") >= op.config.threshold)
+    else:
+        frame = frame.with_columns(pl.Series("sim", sim))
+    return frame.select(list(_EDGE_SCHEMA)).to_arrow()
+
+
+_EDGE_SCHEMA = {"u": pl.Int64, "v": pl.Int64, "sim": pl.Float64, "u_id": pl.String, "v_id": pl.String,
+                "u_worth": pl.Float64, "v_worth": pl.Float64}
+
+
+def _links(pairs: pl.DataFrame, with_bands: Any, op: NearDedup, shuffle: ShufflePlan) -> pl.DataFrame:
+    """The candidate pairs that link records, with their Jaccard and both ends' id and worth:
+    the sketches of the pairs' records are joined to the pairs on the driver when there are
+    few, across the cluster (two Ray joins) when there are many."""
     import ray
     import ray.data
 
-    check = {"fn_kwargs": {"threshold": op.config.threshold}, "batch_format": "pyarrow"}
-    if with_sig.count() < shuffle.driver_rows:
-        nodes = np.unique(np.concatenate([candidates["u"].to_numpy(), candidates["v"].to_numpy()]))
-        sigs = _gather(with_sig.map_batches(_signatures_of, fn_kwargs={"nodes": [ray.put(nodes)]},
-                                            batch_format="pyarrow"))
-        joined = candidates.join(sigs.rename({ORD: "u", "_sig": "u_sig"}), on="u").join(
-            sigs.rename({ORD: "v", "_sig": "v_sig"}), on="v")
-        return pl.from_arrow(_jaccard_at_least(joined.to_arrow(), **check["fn_kwargs"]))  # type: ignore[return-value]
-    sigs = with_sig.select_columns([ORD, "_sig"])
-    edges = ray.data.from_arrow(candidates.to_arrow())
-    joined = edges.join(sigs.rename_columns({ORD: "u", "_sig": "u_sig"}), "inner", shuffle.partitions, on=("u",))
-    joined = joined.join(sigs.rename_columns({ORD: "v", "_sig": "v_sig"}), "inner", shuffle.partitions, on=("v",))
-    return _gather(joined.map_batches(_jaccard_at_least, **check))
+    nodes = np.unique(np.concatenate([pairs["u"].to_numpy(), pairs["v"].to_numpy()]))
+    sketches = with_bands.map_batches(_node_sketches, fn_kwargs={"op": op, "nodes": [ray.put(nodes)]},
+                                      batch_format="pyarrow")
+
+    def ends(side: str) -> dict[str, str]:
+        return {ORD: side, "id": f"{side}_id", "_worth": f"{side}_worth", "_sig": f"{side}_sig",
+                "_shingles": f"{side}_shingles"}
+
+    if len(nodes) < shuffle.driver_rows // 20:  # a sketch is KBs, a key row 16 bytes
+        table = _gather(sketches)
+        joined = pairs.join(table.rename(ends("u"), strict=False), on="u").join(
+            table.rename(ends("v"), strict=False), on="v")
+        return pl.from_arrow(_linked(joined.to_arrow(), op=op))  # type: ignore[return-value]
+    edges = ray.data.from_arrow(pairs.to_arrow())
+    joined = edges.join(sketches.rename_columns({k: v for k, v in ends("u").items() if k != "_shingles"
+                                                 or op.config.verify}), "inner", shuffle.partitions, on=("u",))
+    joined = joined.join(sketches.rename_columns({k: v for k, v in ends("v").items() if k != "_shingles"
+                                                  or op.config.verify}), "inner", shuffle.partitions, on=("v",))
+    return _gather(joined.map_batches(_linked, fn_kwargs={"op": op}, batch_format="pyarrow"))
 
 
 def clusters(edges: pl.DataFrame) -> pl.DataFrame:
-    """Connected components of the candidate graph; per component the record with the
-    highest worth (ties: smallest ``_ord``) is kept. Returns every other member:
-    ``(_ord, _dup = the kept record's id, _size = the component's size, _kept = its _ord)``."""
+    """Connected components of the linked pairs, as the local index forms them; per
+    component the record with the highest worth (ties: smallest ``_ord``) is kept. Returns
+    every other member: ``_ord``, ``_dup`` (the kept record's id), ``_partner`` / ``_sim``
+    (its most similar linked record: the local detail) and ``_kept`` (the kept ``_ord``)."""
+    schema = {ORD: pl.Int64, "_dup": pl.String, "_partner": pl.String, "_sim": pl.Float64, "_kept": pl.Int64}
     if not edges.height:
-        return pl.DataFrame(schema={ORD: pl.Int64, "_dup": pl.String, "_size": pl.Int64, "_kept": pl.Int64})
+        return pl.DataFrame(schema=schema)
     ends = pl.concat([
         edges.select(pl.col("u").alias(ORD), pl.col("u_id").alias("id"), pl.col("u_worth").alias("worth")),
         edges.select(pl.col("v").alias(ORD), pl.col("v_id").alias("id"), pl.col("v_worth").alias("worth")),
@@ -263,12 +293,18 @@ def clusters(edges: pl.DataFrame) -> pl.DataFrame:
     survivors = (
         members.sort(["_label", "worth", ORD], descending=[False, True, False])
         .group_by("_label", maintain_order=True)
-        .agg(pl.col("id").first().alias("_dup"), pl.col(ORD).first().alias("_kept"), pl.len().alias("_size"))
+        .agg(pl.col("id").first().alias("_dup"), pl.col(ORD).first().alias("_kept"))
     )
+    both_ways = pl.concat([
+        edges.select(pl.col("u").alias(ORD), pl.col("v").alias("_other"), pl.col("v_id").alias("_partner"), "sim"),
+        edges.select(pl.col("v").alias(ORD), pl.col("u").alias("_other"), pl.col("u_id").alias("_partner"), "sim"),
+    ])
+    best = both_ways.sort([ORD, "sim", "_other"], descending=[False, True, False]).unique(ORD, keep="first")
     return (
         members.join(survivors, on="_label")
         .filter(pl.col(ORD) != pl.col("_kept"))
-        .select(ORD, "_dup", pl.col("_size").cast(pl.Int64), pl.col("_kept").cast(pl.Int64))
+        .join(best, on=ORD)
+        .select(ORD, "_dup", "_partner", pl.col("sim").alias("_sim"), "_kept")
     )
 
 
@@ -278,37 +314,26 @@ def _apply_near(block: pa.Table, *, op: NearDedup, position: int, decisions: lis
     frame = pl.from_arrow(block)
     if not frame.height:
         return to_block(frame.select(COLUMNS), frame[ORD])
-    marked = _decided(frame, decisions, ["_dup", "_size"])
-    result = op.split(
-        marked, pl.col("_dup").is_not_null(), reason=op.reason,
-        detail=pl.format("near duplicate of {} (LSH cluster of {} records)", pl.col("_dup"), pl.col("_size")),
-        duplicate_of=pl.col("_dup"),
-        stats={"skipped_no_text": int((~marked["_active"]).sum())},
-    )
-    result.kept = result.kept.select(*COLUMNS, ORD)
+    marked = _decided(frame, decisions, ["_dup", "_partner", "_sim"]).with_columns(_earlier=pl.lit(False))
+    result = op.reject_duplicates(marked, [*COLUMNS, ORD], stats={"skipped_no_text": int((~marked["_active"]).sum())})
     return _finish(op, position, folders, frame, result, started)
 
 
 def near_dedup(ds: Any, position: int, op: NearDedup, folders: RunFolders, shuffle: ShufflePlan) -> Any:
     started = time.perf_counter()
-    with_sig = ds.map_batches(_with_near_columns, fn_kwargs={"op": op}, batch_format="pyarrow").materialize()
-    bands = with_sig.select_columns([ORD, "id", "_worth", "_active", "_bands"]).map_batches(
-        _band_rows, batch_format="pyarrow")
-    candidates = _grouped(bands, with_sig.count() * op.bands, ["key"], _bucket_edges, shuffle)
-    stats: dict[str, Any] = {"lsh": f"{op.bands} bands x {op.rows} rows"}
-    if candidates.height:
-        candidates = candidates.unique(["u", "v"])
-    stats["candidate_edges"] = candidates.height
-    if op.config.verify and candidates.height:
-        candidates = _verified(candidates, with_sig, op, shuffle)
-        stats["verified_edges"] = candidates.height
-    elif op.config.verify:
-        stats["verified_edges"] = 0
-    decisions = clusters(candidates)
+    with_bands = ds.map_batches(_with_near_columns, fn_kwargs={"op": op}, batch_format="pyarrow").materialize()
+    bands = with_bands.select_columns([ORD, "_active", "_bands"]).map_batches(_band_rows, batch_format="pyarrow")
+    pairs = _grouped(bands, with_bands.count() * op.bands, ["key"], _bucket_pairs, shuffle)
+    pairs = pairs.unique(["u", "v"]) if pairs.height else pl.DataFrame(schema={"u": pl.Int64, "v": pl.Int64})
+    stats: dict[str, Any] = {"lsh": f"{op.bands} bands x {op.rows} rows", "candidate_edges": pairs.height}
+    edges = _links(pairs, with_bands, op, shuffle) if pairs.height else pl.DataFrame(schema=_EDGE_SCHEMA)
+    if op.config.verify:
+        stats["verified_edges"] = edges.height
+    decisions = clusters(edges)
     stats["clusters_with_duplicates"] = decisions["_kept"].n_unique()
     stats["duplicates_of_earlier_shards"] = 0
     _driver_stats(folders, position, op, started, **stats)
-    return with_sig.map_batches(
+    return with_bands.map_batches(
         _apply_near, batch_format="pyarrow",
         fn_kwargs={"op": op, "position": position, "decisions": _broadcast(decisions.drop("_kept")),
                    "folders": folders},

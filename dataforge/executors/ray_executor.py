@@ -33,6 +33,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 
 from ..errors import ConfigError, UserError
 from ..fileio import commit_folder, make_temp_dir
+from ..formats.api import SHARD_BYTES, SHARD_ROWS
 from ..formats.splits import TARGET_BYTES, FileSplit, count_newlines, number_lines, plan_splits
 from ..ops.base import Operator
 from ..ops.specs import OpSpec, build_ops
@@ -45,8 +46,6 @@ from .ray_dedup import DISTRIBUTED, ShufflePlan
 from .ray_io import ORD, RunFolders, collect_stats, frames_dataset, read_splits, remove_partials, write_kept
 from .ray_runtime import ray_runtime
 from .ray_steps import run_batch_ops, run_on_driver
-
-DEFAULT_SHARD_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -146,11 +145,12 @@ def _stats(folders: RunFolders, ops: Sequence[Operator]) -> list[dict[str, Any]]
 
 
 def _execute(ray: Any, source: Any, ops: Sequence[Operator], folders: RunFolders, *,
-             strict: bool, shard_rows: int, driver_rows: int) -> tuple[int, pl.DataFrame | None]:
+             strict: bool, shard_rows: int, shard_bytes: int, driver_rows: int) -> tuple[int, pl.DataFrame | None]:
     """Run the plan; (rows kept, the kept rows when they come back to the driver)."""
     workers = max(2, int(ray.cluster_resources().get("CPU", 2)))
     if isinstance(source, FileInputs):
-        ds = read_splits(source.splits(ray, workers), folders, strict=strict, shard_rows=shard_rows)
+        ds = read_splits(source.splits(ray, workers), folders, strict=strict, shard_rows=shard_rows,
+                         shard_bytes=shard_bytes)
     else:
         ds = frames_dataset(source, folders)
     ds = _run_ops(ds, ops, folders, ShufflePlan(workers, driver_rows), shard_rows)
@@ -166,9 +166,9 @@ def _execute(ray: Any, source: Any, ops: Sequence[Operator], folders: RunFolders
 
 
 def run(
-    source: FileInputs | Sequence[Any], ops: Sequence[OpSpec], folders: RunFolders, *,
+    source: FileInputs | Sequence[Any], ops: OpSpec | Sequence[OpSpec], folders: RunFolders, *,
     address: str | None = None, num_cpus: int | None = None, strict: bool = False,
-    shard_rows: int = DEFAULT_SHARD_ROWS, driver_rows: int = ShufflePlan.driver_rows,
+    shard_rows: int = SHARD_ROWS, shard_bytes: int = SHARD_BYTES, driver_rows: int = ShufflePlan.driver_rows,
 ) -> RayRun:
     """Run ``ops`` over files (or in-memory frames) into ``folders``. Dedup keys are
     shuffled across the cluster from ``driver_rows`` key rows up (below, grouped on the
@@ -178,7 +178,7 @@ def run(
         try:
             with _data_context():
                 rows, kept = _execute(ray, source, built, folders, strict=strict, shard_rows=shard_rows,
-                                      driver_rows=driver_rows)
+                                      shard_bytes=shard_bytes, driver_rows=driver_rows)
         except Exception as exc:
             refusal = _user_error_in(exc)
             if refusal is not None:
@@ -201,11 +201,11 @@ def _work_folder(beside: Path | None) -> Iterator[Path]:
 
 
 def run_files(
-    inputs: Sequence[Path], ops: Sequence[OpSpec], rejected: RejectedWriter, *,
+    inputs: Sequence[Path], ops: OpSpec | Sequence[OpSpec], rejected: RejectedWriter, *,
     output: Path | None = None, formats: Sequence[str | None] | None = None,
     sources: Sequence[str | None] | None = None, overwrite: bool = False, command: str = "",
     address: str | None = None, num_cpus: int | None = None, strict: bool = False,
-    shard_rows: int = DEFAULT_SHARD_ROWS, driver_rows: int = ShufflePlan.driver_rows,
+    shard_rows: int = SHARD_ROWS, shard_bytes: int = SHARD_BYTES, driver_rows: int = ShufflePlan.driver_rows,
 ) -> RayRun:
     """Read ``inputs`` in parallel, run ``ops``, write kept rows as a folder of Parquet
     parts at ``output`` (or return them when ``output`` is None) and rejected rows into
@@ -220,7 +220,7 @@ def run_files(
         with _work_folder(output) as work:
             folders = RunFolders(str(rejected.parts_folder()), str(work), str(kept_tmp) if kept_tmp else None)
             result = run(source, ops, folders, address=address, num_cpus=num_cpus, strict=strict,
-                         shard_rows=shard_rows, driver_rows=driver_rows)
+                         shard_rows=shard_rows, shard_bytes=shard_bytes, driver_rows=driver_rows)
     except BaseException:
         if kept_tmp is not None:
             shutil.rmtree(kept_tmp, ignore_errors=True)
@@ -231,13 +231,13 @@ def run_files(
 
 
 def apply(
-    df_or_shards: Any, ops: Sequence[OpSpec], *, address: str | None = None,
-    num_cpus: int | None = None, shard_rows: int = DEFAULT_SHARD_ROWS,
-    driver_rows: int = ShufflePlan.driver_rows,
+    df_or_shards: Any, ops: OpSpec | Sequence[OpSpec], *, address: str | None = None,
+    num_cpus: int | None = None, shard_rows: int = SHARD_ROWS, driver_rows: int = ShufflePlan.driver_rows,
 ) -> ChainResult:
     """The Python API on Ray: frames or ``LoadResult``s in, everything back in memory."""
-    items = [df_or_shards] if isinstance(df_or_shards, pl.DataFrame) else list(df_or_shards)
-    if not all(isinstance(i, pl.DataFrame) or hasattr(i, "rejected") for i in items):
+    frames = (pl.DataFrame, pl.LazyFrame)
+    items = [df_or_shards] if isinstance(df_or_shards, frames) else list(df_or_shards)
+    if not all(isinstance(i, frames) or hasattr(i, "rejected") for i in items):
         raise ConfigError("apply(..., executor='ray') takes a DataFrame, DataFrames or LoadResults")
     with _work_folder(None) as work:
         (work / "rejected").mkdir()
@@ -250,4 +250,4 @@ def apply(
     return ChainResult(kept=kept, rejected=rejected, stats=result.stats)
 
 
-__all__ = ["DEFAULT_SHARD_ROWS", "RayRun", "apply", "run", "run_files"]
+__all__ = ["FileInputs", "RayRun", "apply", "run", "run_files"]

@@ -125,20 +125,20 @@ def to_block(records: pl.DataFrame, order: pl.Series | np.ndarray) -> pa.Table:
 
 
 def _read_split(
-    split: FileSplit, folders: RunFolders, strict: bool, shard_rows: int
+    split: FileSplit, folders: RunFolders, strict: bool, shard_rows: int, shard_bytes: int
 ) -> Iterator[pa.Table]:
     stage = f"read:{split.format}"
-    for base, res in iter_load_split(split, strict=strict, shard_rows=shard_rows):
+    for base, res in iter_load_split(split, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes):
         first = (split.file_index << FILE_BITS) + base
         tag = part_tag(first)
         write_rejected(folders, 0, stage, tag, res.rejected)
-        write_stats(folders, 0, stage, tag, reader_stats(stage, res.records.height, res.rejected))
+        write_stats(folders, 0, stage, tag, reader_stats(stage, res))
         if res.records.height:
             yield to_block(res.records, first + np.arange(res.records.height))
 
 
 def read_splits(
-    splits: Sequence[FileSplit], folders: RunFolders, *, strict: bool, shard_rows: int
+    splits: Sequence[FileSplit], folders: RunFolders, *, strict: bool, shard_rows: int, shard_bytes: int
 ) -> Any:
     """A Ray Dataset reading every split in parallel (one read task per split)."""
     import ray.data
@@ -155,7 +155,7 @@ def read_splits(
                            data_context: Any = None) -> list[ReadTask]:
             return [
                 ReadTask(
-                    partial(_read_split, s, folders, strict, shard_rows),
+                    partial(_read_split, s, folders, strict, shard_rows, shard_bytes),
                     BlockMetadata(num_rows=None, size_bytes=_split_bytes(s), exec_stats=None,
                                   input_files=(s.path,)),
                 )
@@ -180,10 +180,12 @@ def frames_dataset(items: Sequence[Any], folders: RunFolders) -> Any:
     blocks = []
     for index, item in enumerate(items):
         first = index << FILE_BITS
+        if isinstance(item, pl.LazyFrame):
+            item = item.collect()
         if not isinstance(item, pl.DataFrame):
             stage, tag = f"read:{item.format}", part_tag(first)
             write_rejected(folders, 0, stage, tag, item.rejected)
-            write_stats(folders, 0, stage, tag, reader_stats(stage, item.records.height, item.rejected))
+            write_stats(folders, 0, stage, tag, reader_stats(stage, item))
             item = item.records
         if item.height:
             blocks.append(to_block(item, first + np.arange(item.height)))

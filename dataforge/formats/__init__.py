@@ -15,3 +15,5 @@ the user guide. The folders are the parts:
   adapters, readers and writers share (``messages``, ``jsontext``, ``extras`` for meta),
   ``summary`` (``dataforge inspect``), ``published`` (the JSON Schema files)
 """
+
+from . import api  # noqa: E402,F401  (``dataforge.formats.api`` after ``import dataforge``)

@@ -146,6 +146,12 @@ class Format:
         format cannot hold (never drop their content silently)."""
         raise NotImplementedError
 
+    def unheld_fields(self, **options: Any) -> tuple[str, ...]:
+        """Message fields this layout has no place for and leaves out when writing
+        (``name``, ``tool_call_id``, ``tool_calls.id``): writers count the records that
+        lose them and warn, so the loss is never silent."""
+        return ()
+
     def consumed(self, plan: Plan) -> set[str]:
         """Raw columns this format turns into canonical fields (others go to meta)."""
         return set(plan.columns)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..schemas.record import MESSAGE_DTYPE
 from . import jsontext
@@ -71,6 +70,8 @@ def concat_columns(df: pl.DataFrame, parts: list[str], name: str) -> pl.DataFram
         keep = nonempty[0] if nonempty else parts[-1]
         filled = pl.col(keep).fill_null(pl.lit([], dtype=df.schema[keep]))
         return df.with_columns(filled.alias(name)).drop([p for p in parts if p != name])
+    import pyarrow.compute as pc  # here only: importing it costs a tenth of a second at start-up
+
     arrays = []
     for col in parts:
         arr = df[col].to_arrow()

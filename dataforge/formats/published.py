@@ -1,4 +1,5 @@
-"""The JSON Schema files of the input formats (``dataforge/schemas/formats/*.schema.json``).
+"""The JSON Schema files of the input formats (``schemas/formats/*.schema.json``, shipped
+as ``dataforge._schemas``).
 
 They document each format for people and other tools, and validate rows with any JSON
 Schema validator; :func:`validator` wires their cross-file ``$ref`` s together.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas" / "formats"
+SCHEMA_DIR = Path(str(resources.files("dataforge._schemas"))) / "formats"
 
 
 def schema_path(name: str) -> Path:

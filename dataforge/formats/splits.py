@@ -30,14 +30,14 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from ..errors import MissingFileError
-from .api import LoadResult
+from .api import SHARD_BYTES, SHARD_ROWS, LoadResult
 from .base import get
 from .readers.convert import StrictError, convert_shard, first_rejection_message
 from .readers.detect import detect_sample
 from .readers.jsonl import jsonl_shard
 from .readers.sources import iter_shards, sample
-from .readers.tabular import typed_shard
-from .readers.textio import file_kind
+from .readers.tabular import parquet_batches, typed_shard
+from .readers.textio import file_kind, stream_errors
 
 #: bytes of JSON Lines (or uncompressed Parquet) per split
 TARGET_BYTES = 64 << 20
@@ -191,55 +191,59 @@ def _jsonl_range(split: FileSplit) -> bytes:
     return data if data.strip() else b""
 
 
-def _jsonl_blocks(data: bytes, lines_per_block: int) -> Iterator[tuple[bytes, int]]:
-    """Blocks of ``lines_per_block`` lines and the 0-based index of each block's first line."""
+def _jsonl_blocks(data: bytes, lines_per_block: int, max_bytes: int | None) -> Iterator[tuple[bytes, int]]:
+    """Blocks of at most ``lines_per_block`` lines and about ``max_bytes`` bytes (at least
+    one line), with the 0-based index of each block's first line."""
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    start = 0
-    for first in range(0, len(ends), lines_per_block):
-        last = ends[min(first + lines_per_block, len(ends)) - 1]
-        yield data[start: last + 1], first
-        start = int(last) + 1
+    first, start = 0, 0
+    while first < len(ends):
+        last = min(first + lines_per_block, len(ends)) - 1
+        if max_bytes is not None:
+            last = max(first, min(last, int(np.searchsorted(ends, start + max_bytes, side="right")) - 1))
+        yield data[start: int(ends[last]) + 1], first
+        first, start = last + 1, int(ends[last]) + 1
 
 
 def iter_load_split(
-    split: FileSplit, *, strict: bool = False, shard_rows: int = 50_000
+    split: FileSplit, *, strict: bool = False, shard_rows: int = SHARD_ROWS, shard_bytes: int | None = SHARD_BYTES,
 ) -> Iterator[tuple[int, LoadResult]]:
-    """Convert one split shard by shard: ``(order base, LoadResult)`` per shard."""
+    """Convert one split shard by shard (``shard_rows`` rows, about ``shard_bytes`` bytes
+    of input each, as ``iter_load``): ``(order base, LoadResult)`` per shard."""
     path = Path(split.path)
     fmt = get(split.format)
-    plan = fmt.plan(sample(path))
-    if split.kind == "jsonl":
-        data = _jsonl_range(split)
-        raw = ((jsonl_shard(block, split.first_row + first, plan), split.first_row + first)
-               for block, first in _jsonl_blocks(data, shard_rows))
-    elif split.kind == "parquet":
-        raw = _parquet_shards(path, split, plan, shard_rows)
-    else:
-        raw = _whole_file_shards(path, plan, shard_rows)
-    for shard, base in raw:
-        res = convert_shard(shard, fmt, plan, str(path), path.name)
-        if strict and res.rejected.height:
-            raise StrictError(first_rejection_message(res.rejected))
-        records = res.records
-        if split.source is not None:
-            records = records.with_columns(pl.lit(split.source).alias("source"))
-        yield base, LoadResult(records, res.rejected, split.format, {**res.stats, "variant": plan.variant})
+    with stream_errors(path):
+        plan = fmt.plan(sample(path))
+        if split.kind == "jsonl":
+            raw = ((jsonl_shard(block, split.first_row + first, plan), split.first_row + first)
+                   for block, first in _jsonl_blocks(_jsonl_range(split), shard_rows, shard_bytes))
+        elif split.kind == "parquet":
+            raw = _parquet_shards(path, split, plan, shard_rows, shard_bytes)
+        else:
+            raw = _whole_file_shards(path, plan, shard_rows, shard_bytes)
+        for shard, base in raw:
+            res = convert_shard(shard, fmt, plan, str(path), path.name)
+            if strict and res.rejected.height:
+                raise StrictError(first_rejection_message(res.rejected))
+            records = res.records
+            if split.source is not None:
+                records = records.with_columns(pl.lit(split.source).alias("source"))
+            yield base, LoadResult(records, res.rejected, split.format, {**res.stats, "variant": plan.variant})
 
 
-def _parquet_shards(path: Path, split: FileSplit, plan, shard_rows: int):  # type: ignore[no-untyped-def]
+def _parquet_shards(path: Path, split: FileSplit, plan, shard_rows: int, shard_bytes: int | None):  # type: ignore[no-untyped-def]
     groups = list(range(split.start, split.stop))
     if not groups:
         return
     row = split.first_row
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=shard_rows, row_groups=groups):
+    for batch in parquet_batches(path, shard_rows, shard_bytes, row_groups=groups):
         rows = list(range(row, row + batch.num_rows))
         yield typed_shard(pl.from_arrow(batch), rows, plan), row  # type: ignore[arg-type]
         row += batch.num_rows
 
 
-def _whole_file_shards(path: Path, plan, shard_rows: int):  # type: ignore[no-untyped-def]
+def _whole_file_shards(path: Path, plan, shard_rows: int, shard_bytes: int | None):  # type: ignore[no-untyped-def]
     base = 1
-    for shard in iter_shards(path, plan, shard_rows):
+    for shard in iter_shards(path, plan, shard_rows, shard_bytes):
         yield shard, base
         base += max(shard.rows_in, 1)
 

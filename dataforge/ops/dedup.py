@@ -6,14 +6,15 @@ the records of its own shard and of every earlier shard. The key (prompt / conve
 / record, see :mod:`dataforge.dedup.keys`) is the same for both. Records whose key has no
 text are kept and counted (``skipped_no_text``): "nothing" is not a duplicate of "nothing".
 
-The per-record parts (key hashes, MinHash signatures, survivor worth) are pure batch
-functions here, and the rules that decide (:func:`first_of_each_key`, the LSH star edges
-and verification of :mod:`dataforge.dedup.lsh`) are shared: the Ray executor runs them
-around its shuffles (:mod:`dataforge.executors.ray_dedup`), so both executors decide
-with the same code.
+The per-record parts (key hashes; signatures, shingles and survivor worth) are pure
+batch functions here, and the rules that decide (:func:`first_of_each_key`; the candidate
+pairs and their verification in :mod:`dataforge.dedup.lsh`) are shared: the Ray executor
+runs them around its shuffles (:mod:`dataforge.executors.ray_dedup`), so both executors
+decide with the same code.
 
-``dedup.near`` is MinHash + banded LSH with datasketch's scheme and parameters, computed for
-a whole shard at once (:mod:`dataforge.dedup`); see docs/ops/dedup.md.
+``dedup.near`` is MinHash (datasketch's scheme) + banded LSH + the exact Jaccard of each
+candidate pair's shingle sets, computed for a whole shard at once (:mod:`dataforge.dedup`);
+see docs/ops/dedup.md.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from ..dedup.keys import KeyMode, key_text
-from ..dedup.lsh import NearDupIndex, lsh_params
+from ..dedup.jaccard import ShingleRuns
+from ..dedup.lsh import NearDupIndex, lsh_params, recall_params
 from ..dedup.minhash import signatures
 from ..schemas.exprs import record_text
 from ..text import Tokenization, nfkc, normalize_for_matching, shingle_hashes
@@ -126,9 +128,14 @@ class ExactDedup(Operator):
         return result
 
 
+#: Text shingled at once by dedup.near (see ``NearDedup._sketch``).
+SKETCH_BYTES = 1 << 20
+
+
 @register_op
 class NearDedup(Operator):
-    """Reject near-duplicate records: MinHash + LSH (datasketch's scheme), one kept per cluster."""
+    """Reject near-duplicate records: MinHash + LSH, candidates verified by exact Jaccard,
+    one kept per cluster."""
 
     name = "dedup.near"
     scope = "stream"
@@ -139,8 +146,10 @@ class NearDedup(Operator):
             0.8, gt=0.0, lt=1.0, description="Jaccard similarity above which records are duplicates"
         )
         num_perm: int = Field(128, ge=2, description="MinHash permutations (signature length)")
-        weights: tuple[float, float] = Field(
-            (0.5, 0.5), description="(false positive, false negative) weights of datasketch's band optimizer"
+        weights: tuple[float, float] | None = Field(
+            None, description="(false positive, false negative) weights: pick bands x rows with datasketch's "
+            "optimizer instead (default: verify=true bands for 99% recall at the threshold; verify=false "
+            "datasketch's (0.5, 0.5))"
         )
         bands: int | None = Field(None, ge=2, description="LSH bands; set with rows to bypass the optimizer")
         rows: int | None = Field(None, ge=1, description="values per band; set with bands")
@@ -156,13 +165,14 @@ class NearDedup(Operator):
             "score", description="meta JSON field (dotted path) read by keep: highest_score"
         )
         verify: bool = Field(
-            False, description="link LSH candidates only when their estimated Jaccard >= threshold"
+            True, description="link LSH candidates only when the exact Jaccard of their shingle sets "
+            ">= threshold (off: every candidate is linked, as datasketch's MinHashLSH would)"
         )
         seed: int = Field(1, description="MinHash permutation seed (datasketch's default is 1)")
 
         @model_validator(mode="after")
         def _lsh_params(self) -> "NearDedup.Config":
-            if min(self.weights) < 0 or abs(sum(self.weights) - 1.0) > 1e-9:
+            if self.weights is not None and (min(self.weights) < 0 or abs(sum(self.weights) - 1.0) > 1e-9):
                 raise ValueError(f"weights {self.weights} must be >= 0 and sum to 1")
             if (self.bands is None) != (self.rows is None):
                 raise ValueError("set both bands and rows, or neither (then datasketch's optimizer picks them)")
@@ -175,8 +185,10 @@ class NearDedup(Operator):
         cfg = self.config
         if cfg.bands is not None and cfg.rows is not None:
             self.bands, self.rows = cfg.bands, cfg.rows
+        elif cfg.weights is None and cfg.verify:
+            self.bands, self.rows = recall_params(cfg.threshold, cfg.num_perm)
         else:
-            fp_weight = float(cfg.weights[0])
+            fp_weight = float(cfg.weights[0]) if cfg.weights is not None else 0.5
             self.bands, self.rows = lsh_params(cfg.threshold, cfg.num_perm, (fp_weight, 1.0 - fp_weight))
         self._index = NearDupIndex(
             cfg.num_perm, self.bands, self.rows, cfg.threshold if cfg.verify else None
@@ -186,37 +198,72 @@ class NearDedup(Operator):
         if cfg.keep != "first":
             self.scope = "global"
 
-    def signatures(self, records: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """MinHash signatures ``(n, num_perm)`` of the records' key texts, and which
-        records take part (a key without shingles is never a duplicate)."""
+    def sketch(self, records: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, ShingleRuns | None]:
+        """Per record of the batch: MinHash signature, whether its key has shingles (a key
+        without is never a duplicate), and (to verify) its shingles."""
         cfg = self.config
         text = nfkc(records.select(key_text(cfg.key, cfg.include_system)).to_series()).str.to_lowercase()
-        shingles = shingle_hashes(
-            text, ngram_words=cfg.ngram_words, ngram_chars=cfg.ngram_chars,
-            tokenization=cfg.tokenization,
-        )
-        return signatures(shingles, cfg.num_perm, cfg.seed), shingles.counts() > 0
+        return self._sketch(text)
 
     def process(self, records: pl.DataFrame) -> OpResult:
-        sig, active = self.signatures(records)
-        found = self._index.assign(sig, records["id"], active, self._priority(records))
+        sig, active, runs = self.sketch(records)
+        found = self._index.assign(sig, records["id"], active, self._priority(records), runs)
         marked = records.with_columns(
-            found.duplicate_of.alias("_dup"), pl.Series("_sim", found.similarity).round(3)
+            found.duplicate_of.alias("_dup"), found.partner.alias("_partner"),
+            pl.Series("_sim", found.similarity), pl.Series("_earlier", found.earlier),
         )
-        result = self.split(
-            marked, pl.Series(~found.kept), reason=self.reason,
-            detail=pl.when(pl.col("_sim").is_nan())
-            .then(pl.format("LSH candidate of {} (earlier shard)", pl.col("_dup")))
-            .otherwise(pl.format("estimated Jaccard {} with {}", pl.col("_sim"), pl.col("_dup"))),
-            duplicate_of=pl.col("_dup"),
+        return self.reject_duplicates(
+            marked, records.columns,
             stats={
                 "lsh": f"{self.bands} bands x {self.rows} rows",
                 "skipped_no_text": int((~active).sum()),
                 **found.stats,
             },
         )
-        result.kept = result.kept.select(records.columns)
+
+    def reject_duplicates(self, marked: pl.DataFrame, columns: list[str], stats: dict[str, Any]) -> OpResult:
+        """Reject the rows whose ``_dup`` (the id of the cluster's kept record) is set,
+        naming the record that linked them (``_partner``, ``_sim``, ``_earlier``: from an
+        earlier shard); kept rows keep ``columns``."""
+        measure = "Jaccard" if self.config.verify else "estimated Jaccard"
+        sim = pl.col("_sim").round(3)
+        where = pl.when(pl.col("_earlier")).then(pl.lit(" (earlier shard)")).otherwise(pl.lit(""))
+        result = self.split(
+            marked, pl.col("_dup").is_not_null(), reason=self.reason,
+            detail=pl.when(sim.is_nan())
+            .then(pl.format("LSH candidate of {}{}", pl.col("_partner"), where))
+            .otherwise(pl.format("{} {} with {}{}", pl.lit(measure), sim, pl.col("_partner"), where)),
+            duplicate_of=pl.col("_dup"),
+            stats=stats,
+        )
+        result.kept = result.kept.select(columns)
         return result
+
+    def _sketch(self, text: pl.Series) -> tuple[np.ndarray, np.ndarray, ShingleRuns | None]:
+        """Signatures, which rows have shingles, and (to verify) the shingles themselves.
+
+        Shingling holds every token as a string plus several 8-byte arrays per shingle,
+        about 30 bytes per character of text, so it runs on slices of about
+        :data:`SKETCH_BYTES` of text: only signatures and shingle hashes (4 bytes each)
+        outlive a slice, and memory does not grow with the shard.
+        """
+        cfg = self.config
+        size = np.cumsum(text.str.len_bytes().fill_null(0).to_numpy())
+        cuts = np.searchsorted(size, np.arange(SKETCH_BYTES, int(size[-1]) if len(size) else 0, SKETCH_BYTES))
+        bounds = np.unique(np.concatenate([[0], cuts, [len(text)]]))
+        sigs, active, runs = [], [], []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            shingles = shingle_hashes(
+                text.slice(int(lo), int(hi - lo)), ngram_words=cfg.ngram_words,
+                ngram_chars=cfg.ngram_chars, tokenization=cfg.tokenization,
+            )
+            sigs.append(signatures(shingles, cfg.num_perm, cfg.seed))
+            active.append(shingles.counts() > 0)
+            if cfg.verify:
+                runs.append(ShingleRuns.of(shingles))
+        if not sigs:
+            return np.zeros((0, cfg.num_perm), np.uint32), np.zeros(0, bool), ShingleRuns.empty() if cfg.verify else None
+        return np.concatenate(sigs), np.concatenate(active), ShingleRuns.concat(runs) if cfg.verify else None
 
     def worth(self, records: pl.DataFrame) -> np.ndarray:
         """How much each record deserves to survive its cluster (higher wins; ties go to

@@ -3,11 +3,18 @@
 Never rejects: it rewrites text and counts what changed (``turns_changed``,
 ``records_changed`` in the stats). Steps, in order (each vectorized over all contents):
 
-1. line endings: ``\\r\\n``, ``\\r``, U+0085, U+2028, U+2029 become ``\\n``;
-2. ``remove_control``: C0/C1 control characters except tab and newline, zero-width space,
-   word joiner, BOM, soft hyphen, and the noncharacters U+FDD0..U+FDEF. Zero-width
-   (non-)joiners stay: emoji sequences and Indic/Persian text need them; bidi marks stay:
-   right-to-left text needs them;
+1. line breaks (Unicode's mandatory breaks): ``\\r\\n``, ``\\r``, vertical tab, form
+   feed, U+0085, U+2028, U+2029 become ``\\n``;
+2. ``remove_control``: every control and format character by one rule
+   (:data:`CONTROL_RULE`, docs/ops/cleaning.md): no control character ever glues the text
+   on its two sides together, so the other controls (NUL, ESC, DEL, C1...) become a space;
+   invisible format characters that carry no content (soft hyphen, zero-width space, word
+   joiner, BOM, bidi embeddings/overrides/isolates, invisible operators, language tags)
+   are removed; zero-width (non-)joiners stay only between two letters, marks, digits or
+   symbols (emoji sequences, Persian and Indic words), tag characters only in emoji flag
+   sequences; the bidi marks LRM/RLM/ALM and the format characters that are part of a
+   script (Arabic number signs, Egyptian hieroglyph controls...) stay. The noncharacters
+   U+FDD0..U+FDEF are removed too (they are never text);
 3. ``unicode_form`` (NFKC by default: compatibility forms folded, so ligatures, circled
    digits and half-width katakana become their plain forms), with ``fullwidth`` deciding
    what happens to full-width forms (U+FF01..U+FF5E, U+FFE0..U+FFE6, U+3000):
@@ -41,9 +48,37 @@ from ..schemas.exprs import MESSAGE_LISTS, map_contents
 from ..schemas.rejected import empty_rejected
 from .base import Operator, OpConfig, OpResult, register_op
 
-_NEWLINES = r"\r\n?|[\x{85}\x{2028}\x{2029}]"
-_CONTROL = r"[\x00-\x08\x0B-\x1F\x7F-\x9F\x{AD}\x{200B}\x{2060}\x{FEFF}\x{FDD0}-\x{FDEF}]"
+_NEWLINES = r"\r\n?|[\x0B\x0C\x{85}\x{2028}\x{2029}]"
+#: every other control character (Cc): tab and line breaks are whitespace, the rest -> space
+_CONTROLS = r"[\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]"
+#: format characters (Cf) with no content of their own, and the noncharacters -> removed
+_INVISIBLE = (
+    r"[\x{AD}\x{200B}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{206F}\x{FEFF}"
+    r"\x{FFF9}-\x{FFFB}\x{E0001}\x{FDD0}-\x{FDEF}]"
+)
 _NONCHARACTERS = r"[\x{FDD0}-\x{FDEF}]"
+#: tag characters are kept only in emoji tag sequences (black flag + tags: 🏴 England)
+_STRAY_TAGS = r"(^|[^\x{1F3F4}\x{E0020}-\x{E007F}])[\x{E0020}-\x{E007F}]+"
+#: ZWNJ/ZWJ next to anything but a letter, mark, digit, symbol or another joiner
+_JOINER = r"[\x{200C}\x{200D}]"
+_WORDISH = r"\p{L}\p{M}\p{N}\p{S}\x{200C}\x{200D}"
+_STRAY_JOINERS = (rf"(^|[^{_WORDISH}]){_JOINER}+", rf"{_JOINER}+([^{_WORDISH}]|$)")
+
+#: what ``remove_control`` does with each control (Cc) and format (Cf) character; the
+#: tests check that this covers every such character of the Unicode database
+CONTROL_RULE: dict[str, str] = {
+    "newline": "\n\x0b\x0c\r\x85",  # + U+2028, U+2029 (Zl, Zp)
+    "whitespace": "\t",
+    "space": "".join(map(chr, [*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0x85), *range(0x86, 0xA0)])),
+    "removed": "".join(map(chr, [0xAD, 0x200B, *range(0x202A, 0x202F), *range(0x2060, 0x2065),
+                                 *range(0x2066, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC), 0xE0001])),
+    "kept between letters, marks, digits or symbols": "\u200c\u200d",
+    "kept in emoji tag sequences": "".join(map(chr, range(0xE0020, 0xE0080))),
+    "kept (bidi marks)": "\u200e\u200f\u061c",
+    "kept (part of a script)": "".join(map(chr, [*range(0x600, 0x606), 0x6DD, 0x70F, 0x890, 0x891, 0x8E2, 0x180E,
+                                               0x110BD, 0x110CD, *range(0x13430, 0x13440), *range(0x1BCA0, 0x1BCA4),
+                                               *range(0x1D173, 0x1D17B)])),
+}
 
 _FULLWIDTH = [chr(c) for c in range(0xFF01, 0xFF5F)] + [chr(c) for c in range(0xFFE0, 0xFFE7)]
 _FULLWIDTH_ALNUM = [ch for ch in _FULLWIDTH if unicodedata.normalize("NFKC", ch).isalnum()]
@@ -68,7 +103,11 @@ def normalize_text(
     """The normalize op's rewrite of one string expression (see the module docstring)."""
     text = text.str.replace_all(_NEWLINES, "\n")
     if remove_control:
-        text = text.str.replace_all(_CONTROL, "")
+        text = (
+            text.str.replace_all(_CONTROLS, " ")
+            .str.replace_all(_INVISIBLE, "")
+            .str.replace_all(_STRAY_TAGS, "$1")
+        )
     if unicode_form == "NFKC":
         keep = {"keep_punctuation": _FULLWIDTH_PUNCT, "keep": _FULLWIDTH + [_IDEOGRAPHIC_SPACE]}
         protected = keep.get(fullwidth, [])
@@ -87,6 +126,9 @@ def normalize_text(
         # only composes once it is the plain letter, and normalize must be idempotent.
         if unicode_form == "NFC":
             text = text.str.normalize("NFC")
+    if remove_control:  # after NFKC, which can turn a joiner's neighbour into a space
+        for stray in _STRAY_JOINERS:
+            text = text.str.replace_all(stray, "$1")
     if collapse_whitespace:
         text = (
             text.str.replace_all(r"[^\S\n]+(\n|$)", "$1")
@@ -113,7 +155,9 @@ class Normalize(Operator):
             description="full-width forms: keep_punctuation (ＡＢＣ->ABC, ，stays), halfwidth (all to ASCII), keep",
         )
         remove_control: bool = Field(
-            True, description="drop control characters (not tab/newline), zero-width space, BOM, soft hyphen"
+            True, description="controls (not tab/newline) -> space; invisible format characters (zero-width "
+            "space, BOM, soft hyphen, bidi overrides...) removed; joiners kept inside words and emoji "
+            "(docs/ops/cleaning.md)"
         )
         collapse_whitespace: bool = Field(
             True, description="one space inside lines, no trailing spaces, at most one blank line"

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..pii.entities import (
     DEFAULT_LABELS,
-    DEFAULT_PHONE_REGIONS,
+    PHONE_REGIONS,
     LANGUAGES,
     NER_ENTITIES,
     PATTERN_ENTITIES,
@@ -87,10 +87,12 @@ class PiiMask(Operator):
         score_threshold: float = Field(
             0.0, ge=0.0, le=1.0, description="drop findings scoring below this (presidio score)"
         )
-        phone_regions: list[str] = Field(
-            list(DEFAULT_PHONE_REGIONS),
-            description="regions whose national phone formats are accepted (numbers written "
-            "with +country code are accepted from anywhere)",
+        phone_regions: list[str] | None = Field(
+            None,
+            description="regions whose national phone formats are accepted in every text; default: "
+            "by the text's language (en: " + ", ".join(PHONE_REGIONS["en"]) + "; zh: "
+            + ", ".join(PHONE_REGIONS["zh"]) + "). Numbers written with +country code are accepted "
+            "from anywhere",
         )
 
         @field_validator("columns")
@@ -103,10 +105,10 @@ class PiiMask(Operator):
 
         @field_validator("phone_regions")
         @classmethod
-        def _known_regions(cls, v: list[str]) -> list[str]:
+        def _known_regions(cls, v: list[str] | None) -> list[str] | None:
             import phonenumbers
 
-            bad = [r for r in v if r not in phonenumbers.SUPPORTED_REGIONS]
+            bad = [r for r in v or [] if r not in phonenumbers.SUPPORTED_REGIONS]
             if bad:
                 raise ValueError(f"phone_regions {bad} are not ISO regions libphonenumber knows")
             return v
@@ -160,8 +162,9 @@ class PiiMask(Operator):
     def _setup(self):
         from ..pii.engine import build_setup
 
+        regions = self.config.phone_regions
         return build_setup(tuple(sorted(self.config.ner_models.items())),
-                           tuple(self.config.phone_regions))
+                           tuple(regions) if regions is not None else None)
 
     @cached_property
     def _entities(self) -> dict[str, list[str]]:
@@ -187,9 +190,13 @@ class PiiMask(Operator):
     # -- the op ----------------------------------------------------------------------
 
     def _spans(self, texts: pl.Series) -> pl.DataFrame:
+        """Findings in ``texts``, detected on the folded copy (full-width PII is PII; the
+        offsets are the same in both, see ``pii.fold``)."""
         from ..pii.engine import text_languages
+        from ..pii.fold import fold_for_detection
         from ..pii.resolve import resolve_conflicts
 
+        texts = fold_for_detection(texts)
         languages = text_languages(texts)
         if self.config.engine == "presidio":
             from ..pii.reference import presidio_spans

@@ -70,8 +70,12 @@ def parse_op_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return name.strip(), params
 
 
-def build_ops(ops: Sequence[OpSpec]) -> list[Operator]:
-    """Instantiate every op of a chain up front, so a typo fails before any data is read."""
+def build_ops(ops: OpSpec | Sequence[OpSpec]) -> list[Operator]:
+    """Instantiate every op of a chain up front, so a typo fails before any data is read.
+
+    One op may be given alone (``"normalize"``, ``{"op": ...}`` or an ``Operator``)."""
+    if isinstance(ops, (str, Mapping, Operator)):
+        ops = [ops]
     built = []
     for spec in ops:
         if isinstance(spec, Operator):

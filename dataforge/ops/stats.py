@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Collection, Mapping
 
-import polars as pl
-
 _LIST_CAP = 1000
 
 
@@ -55,14 +53,21 @@ class StatsBook:
         return list(self.stages.values())
 
 
-def reader_stats(stage: str, n_records: int, rejected: pl.DataFrame) -> dict[str, Any]:
-    """A reader's shard in the shape of an op's stats (stage ``read:<format>``)."""
+def reader_stats(stage: str, loaded: Any) -> dict[str, Any]:
+    """A reader's shard (a ``LoadResult``) in the shape of an op's stats (stage
+    ``read:<format>``), with what the read could not keep as warnings."""
+    from ..formats.api import read_warnings
+
+    records, rejected = loaded.records, loaded.rejected
     reasons = (
         {r: int(c) for r, c in rejected.group_by("reason").len().rows()} if rejected.height else {}
     )
+    # warning -> number of shards it came from (dicts of counts merge by adding up)
+    warnings = {w: 1 for w in read_warnings(loaded.stats, loaded.format)}
     return {
-        "op": stage, "rows_in": n_records + rejected.height, "rows_kept": n_records,
+        "op": stage, "rows_in": records.height + rejected.height, "rows_kept": records.height,
         "rows_rejected": rejected.height, "reasons": reasons, "seconds": 0.0,
+        **({"warnings": warnings} if warnings else {}),
     }
 
 

@@ -36,8 +36,8 @@ from pydantic import Field
 
 from .. import chat_template as ct
 from ..chat_template.checks import (
-    conversation_views, conversion_check, convert_views, eos_check, mask_check, no_failures,
-    render_check, special_token_check, tools_check,
+    conversation_views, conversion_check, convert_views, double_encoding_check, eos_check, mask_check,
+    no_failures, render_check, special_token_check, tools_check,
 )
 from ..models import DEFAULT_CAUSAL_LM
 from ..schemas.record import COLUMNS
@@ -46,7 +46,7 @@ from .base import Operator, OpConfig, OpResult, register_op
 #: Reasons in priority order: a record failing several checks is rejected for the first.
 REASONS = (
     "invalid_tools_json", "invalid_tool_call_arguments", "special_token_in_content",
-    "template_render_error", "tools_not_rendered", "missing_eos", "empty_assistant_mask",
+    "template_render_error", "tools_not_rendered", "double_encoded_json", "missing_eos", "empty_assistant_mask",
     "too_long",
 )
 _ID_CAP = 50
@@ -74,6 +74,7 @@ class TemplateLint(Operator):
 
     Reasons, first match wins: ``invalid_tools_json``, ``invalid_tool_call_arguments``,
     ``special_token_in_content``, ``template_render_error``, ``tools_not_rendered``,
+    ``double_encoded_json`` (JSON rendered as an escaped string: arguments encoded twice),
     ``missing_eos``, ``empty_assistant_mask`` (template with markers, or
     ``patch_template: true``), ``too_long``. A template without ``{% generation %}``
     markers is reported once in the stats with a patched template (checked byte-identical on
@@ -155,6 +156,7 @@ class TemplateLint(Operator):
             conversion_check(rendered),
             render_check(rendered),
             tools_check(rendered, tools),
+            double_encoding_check(rendered),
             eos_check(rendered, setup.eos),
         ]
         if setup.check_mask:

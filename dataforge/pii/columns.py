@@ -22,6 +22,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ..errors import DataError
+
 POOL_SCHEMA: dict[str, pl.DataType] = {
     "text": pl.String(),
     "row": pl.Int64(),
@@ -89,7 +91,7 @@ class MessageColumn:
     def _field_index(self, name: str) -> int:
         index = self.messages.type.get_field_index(name)
         if index < 0:  # Arrow answers -1, which would silently read the last field
-            raise ValueError(f"messages lack the canonical field {name!r}; conform the table first")
+            raise DataError(f"messages lack the canonical field {name!r}; conform the table first")
         return index
 
     def contents(self, roles: list[str] | None) -> pl.DataFrame:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import presidio_import  # noqa: F401, I001  (first: presidio and spaCy without torch)
+
 import polars as pl
 import spacy
 import tldextract
@@ -32,9 +34,10 @@ from presidio_analyzer.predefined_recognizers import (
     IbanRecognizer,
 )
 
+from ..errors import ConfigError
 from ..models import ModelNotAvailable, cache_dir
 from .cjk import CJK_TEXT
-from .entities import DEFAULT_PHONE_REGIONS, LANGUAGES
+from .entities import LANGUAGES
 from .phone import PhoneNumberRecognizer
 from .recognizers_net import StrictIpRecognizer, StrictUrlRecognizer
 from .recognizers_zh import (
@@ -56,7 +59,7 @@ def use_offline_tldextract() -> None:
         tldextract.tldextract.TLD_EXTRACTOR = extractor
 
 
-def pattern_recognizers(language: str, phone_regions: tuple[str, ...]) -> list[EntityRecognizer]:
+def pattern_recognizers(language: str, phone_regions: tuple[str, ...] | None = None) -> list[EntityRecognizer]:
     """presidio's pattern recognizers (zh: CJK-aware copies) plus ours, for one language.
 
     IP_ADDRESS and URL use ours instead of presidio's (``recognizers_net.py``): the stock
@@ -110,7 +113,7 @@ def _nlp_engine(ner_models: dict[str, str]):
         return NlpEngineProvider(nlp_configuration=conf).create_engine()
     unknown = set(ner_models) - set(LANGUAGES)
     if unknown:
-        raise ValueError(f"ner_models: languages {sorted(unknown)} not in {LANGUAGES}")
+        raise ConfigError(f"ner_models: languages {sorted(unknown)} not in {LANGUAGES}")
     missing = [m for m in ner_models.values() if not _model_installed(m)]
     if missing:
         raise ModelNotAvailable(
@@ -139,7 +142,7 @@ class PiiSetup:
 @lru_cache(maxsize=8)
 def build_setup(
     ner_models: tuple[tuple[str, str], ...] = (),
-    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
+    phone_regions: tuple[str, ...] | None = None,
 ) -> PiiSetup:
     """Build (once per distinct config, per process) the analyzer; loading a NER model
     takes seconds, so ops on every shard share it."""

@@ -34,5 +34,13 @@ DEFAULT_LABELS: dict[str, str] = {
     "DATE_TIME": "DATE",
 }
 
-#: presidio's default phone regions, plus CN for landlines (mobiles also have CN_MOBILE).
-DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IL", "IN", "BR", "CN")
+#: Regions whose national phone formats are read, per text language (``pii.mask``'s
+#: default; ``phone_regions`` replaces them for every language). Numbers written with a
+#: country code (``+49 30 ...``) are found in any text. presidio's default, eight regions
+#: for every text (US, GB, DE, FR, IL, IN, BR, CA), reads many other numbers as some
+#: country's phone: a 15-digit mistyped card as a German landline, an order number as an
+#: Indian mobile.
+PHONE_REGIONS: dict[str, tuple[str, ...]] = {
+    "en": ("US", "GB", "CA", "AU"),
+    "zh": ("CN", "HK", "TW"),
+}

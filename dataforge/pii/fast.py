@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 import regex as re
+from . import presidio_import  # noqa: F401  (first: presidio without torch)
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,

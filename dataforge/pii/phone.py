@@ -6,12 +6,19 @@ card, an ID, an IBAN, a date) the matcher tries dozens of inner sub-matches per 
 1.5-5 ms per text, an order of magnitude more than every other recognizer together.
 
 This recognizer finds runs of digits and phone punctuation once, drops runs that cannot be
-a phone number by length, date, IP or card-like (14+ digits in 4-digit groups) shape,
-and only then asks ``phonenumbers`` whether the run (or a run of its digit groups) is a
-valid number: international when it starts with ``+`` or ``00``, else national in each
-configured region whose number patterns can match (checked with the region's own
-metadata regexes first, which saves most ``parse`` calls). Validity is memoized, so a
-hotline that appears ten thousand times is parsed once.
+a phone number by length, date, IP or card shape (:func:`_card_shaped`), and only then
+asks ``phonenumbers`` whether the run (or a run of its digit groups) is a valid number:
+international when it starts with ``+`` or ``00``, else national in each configured
+region whose number patterns can match (checked with the region's own metadata regexes
+first, which saves most ``parse`` calls). Validity is memoized, so a hotline that appears
+ten thousand times is parsed once.
+
+A number is masked whole or not at all: the first number of a run must start at the run's
+start, so when ``+1 556 852 1066`` is not valid as a whole no national number is looked
+for inside it (no ``+1 <PHONE>``), and a run whose numbers would leave more than a few of
+its digits uncovered is part of something longer and yields none. The regions are per language (:data:`~.entities.PHONE_REGIONS`):
+English text is read with English-speaking regions' formats, Chinese text with Chinese
+ones; a fixed list of many regions reads too many other numbers as somebody's phone.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ from typing import Iterable
 
 import phonenumbers
 import regex as re
+from . import presidio_import  # noqa: F401  (first: presidio without torch)
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
+from ..errors import ConfigError
 from .checksums import ascii_digits
-from .entities import DEFAULT_PHONE_REGIONS
+from .entities import PHONE_REGIONS
 
 _SEP = r"[ .\-()（）]"
 #: A run of 7+ digits with phone punctuation; not glued to a preceding letter, digit or
@@ -41,6 +50,8 @@ _CN_MOBILE_RUN = re.compile(
 )
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 _MAX_TRIES = 12
+#: Digits after a run's numbers that may stay uncovered ("call 415-555-2671 24 hours").
+_MAX_LEFTOVER = 3
 
 
 _NUMBER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number",
@@ -51,7 +62,7 @@ _NUMBER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_n
 def _region_rules(region: str) -> tuple[re.Pattern | None, re.Pattern, list[re.Pattern], bool]:
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if meta is None:
-        raise ValueError(f"unknown phone region {region!r}")
+        raise ConfigError(f"unknown phone region {region!r}")
     prefix = meta.national_prefix_for_parsing
     types = [getattr(meta, t) for t in _NUMBER_TYPES]
     return (
@@ -98,6 +109,20 @@ def _parses_valid(number: str, region: str | None) -> bool:
         return False
 
 
+def _card_shaped(sizes: list[int], international: bool) -> bool:
+    """Whether a digit run with these group sizes is written like a payment card or a bank
+    account number: 13-19 digits in one group (not after ``+``/``00``), in groups of four
+    (``4-4-4-4``, ``4-4-4-4-3``), or Amex/Diners style (``4-6-5``, ``4-6-4``). Such a run
+    is never read as a phone number, Luhn-valid or not: a 15-digit Luhn-invalid number
+    starting 37 is a mistyped Amex, not a German landline."""
+    total = sum(sizes)
+    if total >= 14 and sum(n == 4 for n in sizes) >= 3:
+        return True
+    if sizes in ([4, 6, 5], [4, 6, 4]):
+        return True
+    return len(sizes) == 1 and 13 <= total <= 19 and not international
+
+
 class PhoneNumberRecognizer(LocalRecognizer):
     """PHONE_NUMBER via a digit-run regex and ``phonenumbers`` validation (see module doc)."""
 
@@ -109,11 +134,11 @@ class PhoneNumberRecognizer(LocalRecognizer):
 
     def __init__(
         self,
-        regions: Iterable[str] = DEFAULT_PHONE_REGIONS,
+        regions: Iterable[str] | None = None,
         supported_language: str = "en",
         name: str | None = None,
     ) -> None:
-        self.regions = tuple(regions)
+        self.regions = tuple(regions) if regions is not None else PHONE_REGIONS[supported_language]
         for region in self.regions:
             _region_rules(region)  # fail early on a typo
         super().__init__(
@@ -156,13 +181,16 @@ class PhoneNumberRecognizer(LocalRecognizer):
             return []  # 8005001234def: part of an identifier, as phonenumbers also rules
         groups = [m.span() for m in _DIGITS.finditer(text, run_start, run_end)]
         sizes = [e - s for s, e in groups]
-        if _DOTTED_QUAD.search(text, run_start, run_end) or (
-            sum(sizes) >= 14 and sum(n == 4 for n in sizes) >= 3
-        ):
-            return []  # an IP; a grouped card, IBAN or bank account: no phone inside
+        international = text[run_start] in "+＋" or text.startswith("00", run_start)
+        if _DOTTED_QUAD.search(text, run_start, run_end) or _card_shaped(sizes, international):
+            return []  # an IP; a card, IBAN or bank account (valid or not): no phone inside
         found: list[tuple[int, int]] = []
-        tries, i = 0, 0
+        tries, i, covered = 0, 0, 0
         while i < len(groups) and tries < _MAX_TRIES:
+            if not found and i > 0:
+                # "+1 556 852 1066", "020 7946 0958" read in DE: the run's first groups are
+                # not part of any number, so no number inside the run is this one
+                break
             start = run_start if i == 0 else groups[i][0]
             if i and text[start - 1] in "(（":
                 start -= 1
@@ -179,7 +207,10 @@ class PhoneNumberRecognizer(LocalRecognizer):
                 tries += 1
                 if is_valid_phone(candidate, self.regions):
                     found.append((start, groups[j][1]))
+                    covered += sum(sizes[i : j + 1])
                     match_end = j
                     break
             i = match_end + 1 if match_end >= 0 else i + 1
+        if sum(sizes) - covered > _MAX_LEFTOVER:
+            return []  # "6222 021234 56789013": part of a longer number, not a phone inside it
         return found

@@ -44,6 +44,7 @@ gives, per pattern, a polars regex every match contains (see ``fast.py``).
 from __future__ import annotations
 
 import regex as re
+from . import presidio_import  # noqa: F401  (first: presidio without torch)
 from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import IpRecognizer, UrlRecognizer
 

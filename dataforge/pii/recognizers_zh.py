@@ -17,6 +17,7 @@ copies use the gates of the recognizers they copy (same pattern names).
 
 from __future__ import annotations
 
+from . import presidio_import  # noqa: F401  (first: presidio without torch)
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
 

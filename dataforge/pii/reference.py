@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import polars as pl
+from . import presidio_import  # noqa: F401  (first: presidio without torch)
 from presidio_analyzer import RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import ConflictResolutionStrategy, OperatorConfig

@@ -1,8 +1,10 @@
 """The recipe file: a pydantic model, and YAML loading whose errors name the file line.
 
 A recipe is the whole loop in one YAML file. Stages present today: ``data`` (read any
-supported format, run an op chain locally or on Ray, split train/test) and ``eval`` (generate with a model
-and score with evalkit metrics). Training stages join when the back-end issue lands; an
+supported format, run an op chain locally or on Ray, split train/test), ``synth``
+(synthesis steps in order: augment, distill, best-of-K, judge filter; see
+docs/synthesis.md) and ``eval`` (generate with a model and score with evalkit metrics).
+Training stages join when the back-end issue lands; an
 unknown top-level key is an error, never silently ignored.
 
 .. code-block:: yaml
@@ -33,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import UnknownNameError, UserError
 from ..synth.engines.base import GenerationParams
+from ..synth.pipeline import SynthSection
 
 
 class _Strict(BaseModel):
@@ -96,7 +99,9 @@ class EvalStage(_Strict):
         default_factory=dict, description="options of the engine, e.g. {batch_size: 8} (checked at load)"
     )
     metrics: list[str] = Field(min_length=1, description="evalkit metric names")
-    metric_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    metric_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per metric, its parameters (docs/reference/metrics.md; checked at load)"
+    )
     generation: GenerationParams = Field(
         default_factory=lambda: GenerationParams(max_new_tokens=128),
         description="sampling parameters, the same for every engine",
@@ -114,9 +119,12 @@ class Recipe(_Strict):
         description="run name: the folder under runs/ (letters, digits, _ . -; not starting with a dot)",
     )
     model: str = Field("smollm2-135m-instruct", description="alias, local path or hub id")
-    description: str = ""
-    data: DataStage
-    eval: EvalStage | None = None
+    description: str = Field("", description="free text, kept in the manifest")
+    data: DataStage = Field(description="read, clean and split the data")
+    synth: SynthSection | None = Field(
+        None, description="grow the data with a model: augment, distill, best-of-K, judge filter (docs/synthesis.md)"
+    )
+    eval: EvalStage | None = Field(None, description="generate with a model and score it")
 
 
 class RecipeError(UserError, ValueError):
@@ -139,6 +147,9 @@ def load_recipe(path: str | Path) -> tuple[Recipe, Path]:
         raise RecipeError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}:1: a recipe is a mapping with at least `name` and `data`")
+    duplicates = _duplicate_keys(root)
+    if duplicates:  # YAML keeps the last one silently; a recipe must say one thing
+        raise RecipeError("invalid recipe\n" + "\n".join(f"{path}:{line}" for line in duplicates))
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
@@ -175,6 +186,8 @@ def _semantic_problems(recipe: Recipe, folder: Path) -> list[tuple[list[Any], st
             build_ops([op])
         except UserError as exc:
             problems.append((["data", "ops", j], str(exc)))
+    if recipe.synth is not None:
+        problems += _synth_problems(recipe.synth, folder)
     if recipe.eval is not None:
         from evalkit.metrics import METRICS, check_metric_params
 
@@ -195,6 +208,70 @@ def _semantic_problems(recipe: Recipe, folder: Path) -> list[tuple[list[Any], st
             problems.append((["eval", where], str(exc)))
         if recipe.eval.data not in ("test", "train") and not (folder / recipe.eval.data).is_file():
             problems.append((["eval", "data"], f"no such file: {folder / recipe.eval.data}"))
+    return problems
+
+
+def _duplicate_keys(node: yaml.Node | None) -> list[str]:
+    """``"12: duplicate key 'ops' (first at line 5)"`` for every key repeated in a mapping."""
+    out: list[str] = []
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in current.value:
+                line = key.start_mark.line + 1
+                name = str(key.value)
+                if name in first:
+                    out.append(f"{line}: duplicate key {name!r} (first at line {first[name]})")
+                else:
+                    first[name] = line
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return sorted(out, key=lambda s: int(s.split(":", 1)[0]))
+
+
+def _synth_problems(section: SynthSection, folder: Path) -> list[tuple[list[Any], str]]:
+    """Engines, engine options, scorers and files of the ``synth:`` section."""
+    from ..synth.engines import check_engine_options
+    from ..synth.scorers import EngineSpec, check_scorers, split_spec
+    from ..synth.steps import BestOfKConfig
+
+    problems: list[tuple[list[Any], str]] = []
+
+    def engine(spec: EngineSpec | None, where: list[Any]) -> None:
+        if spec is None:
+            return
+        try:
+            check_engine_options(spec.kind, spec.options, spec.model)
+        except UnknownNameError as exc:
+            problems.append(([*where, "kind"], str(exc)))
+        except UserError as exc:
+            problems.append(([*where, "options"], str(exc)))
+
+    def file(path: str | None, where: list[Any]) -> None:
+        if path is not None and not (folder / path).is_file():
+            problems.append((where, f"no such file: {folder / path}"))
+
+    if section.input not in ("train", "test"):
+        file(section.input, ["synth", "input"])
+    engine(section.engine, ["synth", "engine"])
+    for i, step in enumerate(section.steps):
+        where = ["synth", "steps", i]
+        engine(step.engine, [*where, "engine"])
+        file(getattr(step, "template", None), [*where, "template"])
+        if isinstance(step, BestOfKConfig):
+            try:
+                check_scorers(step.scorers)
+            except UserError as exc:
+                problems.append(([*where, "scorers"], str(exc)))
+                continue
+            for name, spec in step.scorers.items():
+                params = split_spec(name, spec)[1]
+                if isinstance(params.get("engine"), dict):
+                    engine(EngineSpec.model_validate(params["engine"]), [*where, "scorers", name, "engine"])
+                file(params.get("template"), [*where, "scorers", name, "template"])
     return problems
 
 

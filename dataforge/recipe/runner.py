@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UnsafeOutputError
-from ..fileio import make_temp_dir, write_json_atomic
+from ..fileio import make_temp_dir, write_json_atomic, writing
 from ..outputs import OutputLock, claim_folder, prepare_outputs
+from .manifest import RunManifest, StageRecord
 from .model import Recipe
 from .stages import Stage, StageContext, StageOutcome, plan, versions
 
@@ -64,16 +65,12 @@ class RecipeRunner:
             outcome = self._run_stage(stage, ctx, force)
             ctx.outcomes[stage.name] = outcome
             outcomes.append(outcome)
-        write_json_atomic(
-            self.run_dir / "manifest.json",
-            {
-                "recipe": self.recipe.model_dump(mode="json"),
-                "recipe_dir": str(self.recipe_dir),
-                "versions": versions(),
-                "stages": [o.__dict__ for o in outcomes],
-                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
+        manifest = RunManifest(
+            recipe=self.recipe, recipe_dir=str(self.recipe_dir), versions=versions(),
+            stages=[StageRecord(**o.__dict__) for o in outcomes],
+            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
+        write_json_atomic(self.run_dir / "manifest.json", manifest.model_dump(mode="json"))
         return outcomes
 
     # -- stage machinery ----------------------------------------------------------
@@ -95,7 +92,8 @@ class RecipeRunner:
         tmp = make_temp_dir(final)
         start = time.perf_counter()
         try:
-            result = stage.run(ctx, tmp)
+            with writing(final):  # a full disk names the stage folder, not our temporary
+                result = stage.run(ctx, tmp)
             seconds = time.perf_counter() - start
             write_json_atomic(tmp / STAGE_FILE, {"fingerprint": fingerprint, "seconds": seconds,
                                                  **result})

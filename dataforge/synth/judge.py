@@ -42,7 +42,7 @@ DEFAULT_RUBRIC = "helpfulness, relevance, accuracy, depth and level of detail"
 DEFAULT_PARAMS = GenerationParams(max_new_tokens=512)
 UNPARSEABLE = "unparseable"
 
-_FIELD = re.compile(r"\{(question|answer_a|answer_b|answer|rubric|scale_min|scale_max)\}")
+_FIELD = re.compile(r"\{([a-z_]+)\}")
 _SWAPPED = {A: B, B: A, TIE: TIE}
 _T = TypeVar("_T")
 
@@ -58,7 +58,8 @@ def load_template(template: str | os.PathLike[str] | None, default: str, require
 
 
 def render_template(text: str, values: dict[str, str]) -> str:
-    """Substitute the known ``{field}`` names; everything else is literal."""
+    """Substitute the ``{field}`` names given in ``values``; everything else is literal
+    (also used by the augment step's templates, with their own fields)."""
     return _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 

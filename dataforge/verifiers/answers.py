@@ -28,6 +28,8 @@ import sys
 import unicodedata
 from typing import Any, Callable, Sequence
 
+from ..errors import ConfigError
+
 Normalizer = Callable[[str], str]
 Extractor = Callable[[str], Any]
 
@@ -122,10 +124,10 @@ def parse_normalizers(
             spec = f"{key}:{value}"
         key, _, value = (part.strip() for part in spec.partition(":"))
         if extractor is not None:
-            raise ValueError(f"normalizer {spec!r} after an extractor; extract must come last")
+            raise ConfigError(f"normalizer {spec!r} after an extractor; extract must come last")
         if key == "extract":
             if value not in EXTRACTORS:
-                raise ValueError(f"unknown extractor {value!r}; known: {', '.join(EXTRACTORS)}")
+                raise ConfigError(f"unknown extractor {value!r}; known: {', '.join(EXTRACTORS)}")
             extractor = EXTRACTORS[value]
             names.append(f"extract-{value}")
         elif key in NORMALIZERS and not value:
@@ -133,7 +135,7 @@ def parse_normalizers(
             names.append(key)
         else:
             known = ", ".join([*NORMALIZERS, *(f"extract:{e}" for e in EXTRACTORS)])
-            raise ValueError(f"unknown normalizer {spec!r}; known: {known}")
+            raise ConfigError(f"unknown normalizer {spec!r}; known: {known}")
     return names, steps, extractor
 
 

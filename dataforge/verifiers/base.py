@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Sequence
 
 from ..config import Config, validate_config
+from ..errors import ConfigError, DataError
 from ..registry import Registry
 
 
@@ -79,7 +80,7 @@ class Verifier:
         refs = references if references is not None else [None] * n
         tls = tools if tools is not None else [None] * n
         if len(refs) != n or len(tls) != n:
-            raise ValueError(f"verifier {self.name!r}: {n} completions, {len(refs)} references, {len(tls)} tools")
+            raise DataError(f"verifier {self.name!r}: {n} completions, {len(refs)} references, {len(tls)} tools")
         return [
             self.check(c or "", reference=r, tools=t) for c, r, t in zip(completions, refs, tls)
         ]
@@ -111,7 +112,7 @@ class WeightedVerifiers:
 
     def __init__(self, weights: Mapping[str, float], params: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         if not weights:
-            raise ValueError("give at least one verifier")
+            raise ConfigError("give at least one verifier")
         params = params or {}
         self.parts = [(make_verifier(name, params.get(name)), float(w)) for name, w in weights.items()]
 

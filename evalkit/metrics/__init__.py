@@ -4,12 +4,12 @@ and the registry (``METRICS``) imports them all on first lookup."""
 from __future__ import annotations
 
 from .base import (
-    METRICS, MetricInputs, MetricResult, check_metric_params, get_metric, metric_config, metric_registry,
+    METRICS, MetricInputs, MetricRefused, MetricResult, check_metric_params, get_metric, metric_config, metric_registry,
     register_metric,
 )
 from .hf_evaluate import evaluate_module_path
 
 __all__ = [
-    "METRICS", "MetricInputs", "MetricResult", "check_metric_params", "evaluate_module_path", "get_metric",
+    "METRICS", "MetricInputs", "MetricRefused", "MetricResult", "check_metric_params", "evaluate_module_path", "get_metric",
     "metric_config", "metric_registry", "register_metric",
 ]

@@ -6,7 +6,7 @@ import functools
 import importlib.metadata
 from typing import Any, Sequence
 
-from .base import MetricInputs
+from .base import MetricInputs, MetricRefused
 
 
 def signature(**fields: Any) -> str:
@@ -28,28 +28,39 @@ def version(distribution: str) -> str:
         return "unknown"
 
 
-def references(inputs: MetricInputs, metric: str) -> Sequence[str]:
-    """The reference column, checked to exist and to align with the predictions."""
+def references(inputs: MetricInputs, metric: str) -> list[list[str]]:
+    """Every example's references as a list (empty when it has none), checked to exist
+    and to align with the predictions. A row may hold one text or several."""
     refs = inputs.references
     if refs is None:
-        raise ValueError(f"metric {metric!r} needs references")
+        raise MetricRefused(f"metric {metric!r} needs references")
     if len(refs) != len(inputs.predictions):
-        raise ValueError(
+        raise MetricRefused(
             f"metric {metric!r}: {len(inputs.predictions)} predictions "
             f"but {len(refs)} references"
         )
-    return refs
+    return [[] if r is None else [r] if isinstance(r, str) else [x for x in r if x is not None] for r in refs]
 
 
-def with_references(inputs: MetricInputs, metric: str) -> tuple[list[int], list[str], list[str]]:
-    """Rows that have a reference: their indices, predictions (None read as "") and references.
+def with_references(inputs: MetricInputs, metric: str) -> tuple[list[int], list[str], list[list[str]]]:
+    """Rows that have a reference: their indices, predictions (None read as "") and
+    references (a list per row: one or several).
 
     Eval sets may mix records with and without a reference answer; reference-based metrics
-    score the rows that have one and report None for the others.
+    score the rows that have one and report None for the others. A metric with no row to
+    score refuses (:class:`MetricRefused`).
     """
     refs = references(inputs, metric)
-    rows = [i for i, ref in enumerate(refs) if ref is not None]
+    rows = [i for i, ref in enumerate(refs) if ref]
+    if not rows:
+        raise MetricRefused(f"{metric}: no row has a reference")
     return rows, [inputs.predictions[i] or "" for i in rows], [refs[i] for i in rows]
+
+
+def reference_texts(inputs: MetricInputs) -> list[str]:
+    """Every reference text of every row, flattened (for language detection)."""
+    return [text for ref in inputs.references or [] if ref is not None
+            for text in ([ref] if isinstance(ref, str) else ref) if text]
 
 
 def scatter(size: int, rows: Sequence[int], values: Sequence[float]) -> list[float | None]:
@@ -76,8 +87,8 @@ def corpus_lang(lang: str, inputs: MetricInputs) -> str:
     """
     from ..text import resolve_lang
 
-    for column in (inputs.references, inputs.prompts, inputs.predictions):
-        texts = [t for t in (column or []) if t]
+    for texts in (reference_texts(inputs), [t for t in inputs.prompts or [] if t],
+                  [t for t in inputs.predictions if t]):
         if texts:
             return resolve_lang(lang, texts)
     return resolve_lang(lang, [])

@@ -21,15 +21,24 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from dataforge.config import Config, config_from_signature, validate_config
+from dataforge.errors import UserError
 from dataforge.registry import Registry
 
 MetricFn = Callable[..., "MetricResult"]
+#: One example's reference(s): one text, several (multi-reference BLEU), or None (no reference).
+Reference = str | Sequence[str] | None
+
+
+class MetricRefused(UserError, ValueError):
+    """A metric cannot score these inputs (no references, too few generations, a bad
+    parameter or record): an eval run records it as the metric's ``error`` and goes on."""
 
 
 @dataclass
 class MetricInputs:
     predictions: Sequence[str]
-    references: Sequence[str] | None = None
+    #: per example one reference text, a list of them, or None
+    references: Sequence[Reference] | None = None
     prompts: Sequence[str] | None = None
     # canonical messages of each prompt (for PPL on assistant tokens, tool validity)
     messages: Sequence[list[dict[str, Any]]] | None = None

@@ -9,8 +9,17 @@ against ``bert_score.score`` with the same arguments.
 Default: the embedded all-MiniLM-L6-v2 (``dataforge.models.minilm_path()``) with all 6 layers,
 which works offline. There is no published rescale baseline for it, so scores are raw cosine
 F1 (about 0.5-1.0); rescaling happens only when a baseline file is given (bert-score's TSV:
-one row per layer, columns P, R, F). MiniLM is an English model whose vocabulary has only
-some CJK characters; for Chinese pass a Chinese or multilingual encoder path.
+one row per layer, columns P, R, F).
+
+MiniLM is an English model: its vocabulary has only some CJK characters and it was never
+trained on Chinese, so its BERTScore of a Chinese answer says little. No package on PyPI
+ships a Chinese or multilingual encoder that bert-score can load offline (docs/metrics.md
+lists what was checked), so for Chinese references (detected from the references, as BLEU's
+tokenizer is) the metric refuses unless ``model`` is named: a Chinese or multilingual
+encoder path (bert-base-chinese, xlm-roberta...), or MiniLM itself to accept its limits.
+
+Several references per example: bert-score's rule, each of P, R and F is the maximum over
+the example's references.
 """
 
 from __future__ import annotations
@@ -20,10 +29,16 @@ import os
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
+
 from dataforge import models
 
-from ._common import scatter, signature, version, with_references
-from .base import MetricInputs, MetricResult, register_metric
+from dataforge import progress
+from ._common import corpus_lang, scatter, signature, version, with_references
+from .base import MetricInputs, MetricRefused, MetricResult, register_metric
+
+#: Candidate-reference pairs per progress step (bert-score batches within each step).
+_STEP = 256
 
 
 @functools.lru_cache(maxsize=2)
@@ -63,20 +78,25 @@ def bertscore(
     baseline_path: str | None = None,
     batch_size: int = 64,
     device: str | None = None,
+    lang: str = "auto",
 ) -> MetricResult:
     """Mean BERTScore F1; per example F1, ``extra`` has mean precision and recall.
 
     ``model``: alias or local path (default ``all-minilm-l6-v2``); ``num_layers``: how many
     layers to keep (default: bert-score's tuned layer for the hub names it knows, else all
     layers of the model: 6 for MiniLM). Rows without a reference are left out (None per
-    example).
+    example). ``lang`` (``auto``: from the references) only decides whether the English
+    default may be used.
     """
     import torch
     from bert_score.utils import bert_cos_score_idf, get_idf_dict
 
-    rows, cands, refs = with_references(inputs, "bertscore")
-    if not rows:
-        raise ValueError("bertscore: no row has a reference")
+    rows, cands, ref_lists = with_references(inputs, "bertscore")
+    if model is None and corpus_lang(lang, inputs) == "zh":
+        raise MetricRefused(
+            f"bertscore: the references are Chinese and the default encoder {models.DEFAULT_ENCODER} is "
+            "English-only; name a Chinese or multilingual encoder (bertscore.model=PATH), or "
+            f"bertscore.model={models.DEFAULT_ENCODER} to use it anyway")
     # not inputs.model: that is the evaluated (causal) model, never the encoder
     label = model or models.DEFAULT_ENCODER
     path = models.resolve(label)
@@ -84,15 +104,25 @@ def bertscore(
         num_layers = _default_layers(path)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer, encoder = _encoder(path, num_layers, device)
+    # bert-score's multi-reference layout: one pair per (candidate, reference)
+    flat_cands = [c for c, refs in zip(cands, ref_lists) for _ in refs]
+    flat_refs = [r for refs in ref_lists for r in refs]
     if idf:
-        weights = get_idf_dict(refs, tokenizer, nthreads=0)
+        weights = get_idf_dict(flat_refs, tokenizer, nthreads=0)
     else:  # bert-score's uniform weights: 1 for every token, 0 for [CLS] and [SEP]
         weights = defaultdict(lambda: 1.0)
         weights[tokenizer.sep_token_id] = 0
         weights[tokenizer.cls_token_id] = 0
-    scores = bert_cos_score_idf(
-        encoder, refs, cands, tokenizer, weights, device=device, batch_size=batch_size
-    ).cpu()
+    parts = []
+    with progress.task("bertscore", total=len(flat_refs), unit="pairs") as advance:
+        for start in range(0, len(flat_refs), _STEP):
+            stop = start + _STEP
+            parts.append(bert_cos_score_idf(encoder, flat_refs[start:stop], flat_cands[start:stop], tokenizer,
+                                            weights, device=device, batch_size=batch_size).cpu())
+            advance(len(flat_refs[start:stop]))
+    pairs = torch.cat(parts)
+    bounds = np.cumsum([0] + [len(refs) for refs in ref_lists])
+    scores = torch.stack([pairs[a:b].max(dim=0)[0] for a, b in zip(bounds[:-1], bounds[1:])])
     if baseline_path is not None:
         base = _baseline(baseline_path, num_layers)
         scores = (scores - base) / (1 - base)

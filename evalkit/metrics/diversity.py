@@ -19,7 +19,20 @@ Self-BLEU reproduces, to float rounding, ``nltk.translate.bleu_score.sentence_bl
 hyp, weights=(1/N,)*N, smoothing_function=SmoothingFunction().method1)`` averaged over the
 generations (Texygen's definition; method1 adds epsilon 0.1 to zero match counts; a
 hypothesis with no unigram match scores 0, as in nltk). Tokens come from
-``evalkit.text``: 13a word tokens for English, characters for CJK.
+``evalkit.text``: sacrebleu's 13a word tokens for English, its zh tokens for Chinese.
+
+Both are corpus metrics, so ``evalkit compare`` recomputes them on every bootstrap resample
+from the n-gram counts extracted once (:func:`distinct_statistic`,
+:func:`self_bleu_statistic`). A resample draws examples with replacement; an example drawn
+k times is one generation weighted k times, never its own "other generation" (a copy of a
+text is not a second model output), so:
+
+* Distinct-n of a resample = n-grams present in any drawn generation / n-gram occurrences
+  counted with multiplicity;
+* Self-BLEU of a resample = the weighted mean, over drawn generations, of each one's BLEU
+  against the *other drawn* generations (clip counts and closest length over those only).
+
+With every example drawn once both equal the metric's own value.
 """
 
 from __future__ import annotations
@@ -28,9 +41,16 @@ from typing import Iterator
 
 import numpy as np
 
+import polars as pl
+
+from ..bootstrap import CORPUS, Statistic, resamples
+from ..store import METRIC_PREFIX
 from ..text import TOKENIZER_NAME, TokenIds, encode
 from ._common import corpus_lang, signature, version
-from .base import MetricInputs, MetricResult, register_metric
+from .base import MetricInputs, MetricRefused, MetricResult, register_metric
+
+#: Resamples processed per block (bounds memory: block x n-gram occurrences).
+_BLOCK = 64
 
 #: nltk SmoothingFunction().epsilon, used by method1.
 EPSILON = 0.1
@@ -71,7 +91,7 @@ def distinct(inputs: MetricInputs, *, n: int = 2, lang: str = "auto") -> MetricR
     corpus score is not their mean. Texts without an n-gram count as 0.
     """
     if n < 1:
-        raise ValueError("distinct: n must be >= 1")
+        raise MetricRefused("distinct: n must be >= 1")
     texts = list(inputs.predictions)
     code = corpus_lang(lang, inputs)
     tokens = encode(texts, code)
@@ -91,7 +111,7 @@ def distinct(inputs: MetricInputs, *, n: int = 2, lang: str = "auto") -> MetricR
         score=scores[f"distinct_{n}"],
         signature=signature(n=n, tok=TOKENIZER_NAME[code], posttrain=version("posttrain")),
         per_example=per_example,
-        extra=scores,
+        extra={**scores, "options": {"n": n, "lang": code}},
     )
 
 
@@ -124,9 +144,9 @@ def self_bleu_scores(tokens: TokenIds, max_n: int = 4) -> np.ndarray:
     """BLEU-``max_n`` of every text against all the others (nltk sentence_bleu, method1)."""
     n_texts = len(tokens.lengths)
     if max_n < 1:
-        raise ValueError("self_bleu: max_n must be >= 1")
+        raise MetricRefused("self_bleu: max_n must be >= 1")
     if n_texts < 2:
-        raise ValueError("self_bleu needs at least 2 generations")
+        raise MetricRefused("self_bleu needs at least 2 generations")
     lengths = tokens.lengths
     weight = 1.0 / max_n  # nltk: sum of w_i * log(p_i) with w_i = 1/N
     log_precision = np.zeros(n_texts)
@@ -184,5 +204,141 @@ def self_bleu(
             posttrain=version("posttrain"),
         ),
         per_example=per_example,
+        extra={"options": {"max_n": max_n, "lang": code}},
         higher_is_better=False,
     )
+
+
+# --- exact bootstrap statistics -------------------------------------------------------------
+
+
+def _blocks(weights: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, len(weights), _BLOCK):
+        yield weights[start:start + _BLOCK]
+
+
+def _options(info: dict, frame: pl.DataFrame, keys: tuple[str, ...]) -> dict | None:
+    options = info.get("options")
+    if not isinstance(options, dict) or not all(k in options for k in keys):
+        return None  # a run from before the options were stored: no exact statistic
+    return options
+
+
+@resamples(distinct)
+def distinct_statistic(frame: pl.DataFrame, info: dict, references: list[list[str]]) -> Statistic | None:
+    """Distinct-n per resample: an n-gram counts once if any drawn generation holds it;
+    occurrences count with the draw multiplicity."""
+    options = _options(info, frame, ("n", "lang"))
+    if options is None:
+        return None
+    tokens = encode(frame["prediction"].fill_null("").to_list(), options["lang"])
+    n_texts = len(tokens.lengths)
+    for order, (doc, ids, n_distinct) in enumerate(ngram_orders(tokens, options["n"]), start=1):
+        if order == options["n"]:
+            pair_doc, pair_id, _ = _per_text_counts(doc, ids, n_distinct)
+    occurrences = np.bincount(doc, minlength=n_texts).astype(float)
+    by_gram = np.lexsort((pair_doc, pair_id))
+    gram_doc, gram_id = pair_doc[by_gram], pair_id[by_gram]
+    starts = np.flatnonzero(np.diff(gram_id, prepend=-1))
+
+    def fn(weights: np.ndarray) -> np.ndarray:
+        out = []
+        for w in _blocks(weights):
+            if not len(gram_doc):
+                out.append(np.zeros(len(w)))
+                continue
+            present = np.maximum.reduceat((w > 0)[:, gram_doc], starts, axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = w @ occurrences
+                out.append(np.where(total > 0, present.sum(axis=1) / np.where(total > 0, total, 1), 0.0))
+        return np.concatenate(out)
+
+    return Statistic(CORPUS, fn, np.ones(n_texts, dtype=bool))
+
+
+def _ranked_counts(drawn: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per resample row and n-gram: the largest and second-largest count among the drawn
+    holders. Holders are sorted by n-gram, count descending; ``drawn`` is (rows, holders)."""
+    cum = np.cumsum(drawn, axis=1)
+    seg = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, drawn.shape[1])))
+    before = np.where(starts > 0, cum[:, np.maximum(starts - 1, 0)], 0)[:, seg]
+    rank = (cum - before) * drawn  # 1 for the first drawn holder of each n-gram, 2 for the next...
+    top1 = np.add.reduceat(np.where(rank == 1, counts, 0), starts, axis=1)
+    top2 = np.add.reduceat(np.where(rank == 2, counts, 0), starts, axis=1)
+    return top1, top2
+
+
+def _closest_drawn_length(present: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """nltk's closest_ref_length of every text against the other *drawn* texts, per row
+    of ``present`` (rows, texts); -1 where no other text is drawn."""
+    values, where = np.unique(lengths, return_inverse=True)
+    onehot = np.zeros((len(lengths), len(values)))
+    onehot[np.arange(len(lengths)), where] = 1.0
+    holders = present.astype(float) @ onehot  # drawn texts per length value
+    idx = np.arange(len(values))
+    seen = holders > 0
+    last = np.maximum.accumulate(np.where(seen, idx, -1), axis=1)  # last present value <= v
+    first = np.minimum.accumulate(np.where(seen, idx, len(values))[:, ::-1], axis=1)[:, ::-1]  # >= v
+    lower = np.concatenate([np.full((len(present), 1), -1), last[:, :-1]], axis=1)[:, where]
+    upper = np.concatenate([first[:, 1:], np.full((len(present), 1), len(values))], axis=1)[:, where]
+    lower_len = np.where(lower >= 0, values[np.maximum(lower, 0)], -1)
+    upper_len = np.where(upper < len(values), values[np.minimum(upper, len(values) - 1)], -1)
+    use_lower = (lower_len >= 0) & ((upper_len < 0) | (lengths - lower_len <= upper_len - lengths))
+    closest = np.where(use_lower, lower_len, upper_len)
+    return np.where(holders[:, where] >= 2, lengths, closest)
+
+
+@resamples(self_bleu)
+def self_bleu_statistic(frame: pl.DataFrame, info: dict, references: list[list[str]]) -> Statistic | None:
+    """Self-BLEU per resample: each drawn generation's BLEU against the other drawn
+    generations, averaged with the draw multiplicities (see the module docstring)."""
+    options = _options(info, frame, ("max_n", "lang"))
+    column = METRIC_PREFIX + "self_bleu"
+    if options is None or column not in frame.columns:
+        return None
+    scored = frame[column].cast(pl.Float64).fill_nan(None).is_not_null().to_numpy()
+    chosen = np.flatnonzero(scored)  # all generations, or the sampled subset
+    texts = frame["prediction"].fill_null("").to_list()
+    tokens = encode([texts[i] for i in chosen], options["lang"])
+    max_n, lengths = options["max_n"], tokens.lengths
+    orders = []
+    for n, (doc, ids, n_distinct) in enumerate(ngram_orders(tokens, max_n), start=1):
+        pair_doc, pair_id, counts = _per_text_counts(doc, ids, n_distinct)
+        by_gram = np.lexsort((-counts, pair_id))
+        holder, counts = pair_doc[by_gram], counts[by_gram]
+        starts = np.flatnonzero(np.diff(pair_id[by_gram], prepend=-1))
+        seg = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(holder))))
+        by_text = np.argsort(holder, kind="stable")  # to sum clipped counts per text
+        texts_with = np.unique(holder)
+        text_starts = np.searchsorted(holder[by_text], texts_with)
+        orders.append((n, holder, counts, starts, seg, by_text, texts_with, text_starts))
+
+    def block(w: np.ndarray) -> np.ndarray:
+        present = w > 0
+        log_precision = np.zeros(w.shape)
+        first_matches = np.zeros(w.shape)
+        for n, holder, counts, starts, seg, by_text, texts_with, text_starts in orders:
+            matches = np.zeros(w.shape)
+            if len(holder):
+                drawn = present[:, holder]
+                top1, top2 = _ranked_counts(drawn, counts, starts)
+                t1, t2 = top1[:, seg], top2[:, seg]
+                best_other = np.where(counts == t1, t2, t1)
+                clipped = np.minimum(counts, best_other) * drawn
+                matches[:, texts_with] = np.add.reduceat(clipped[:, by_text], text_starts, axis=1)
+            total = np.maximum(1, lengths - n + 1)
+            log_precision += np.log(np.where(matches == 0, EPSILON, matches) / total) / max_n
+            if n == 1:
+                first_matches = matches
+        ref_len = _closest_drawn_length(present, lengths)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            brevity = np.where(lengths > ref_len, 1.0, np.exp(1 - ref_len / lengths))
+            scores = np.where(first_matches == 0, 0.0, brevity * np.exp(log_precision))
+            scores = np.where(ref_len < 0, np.nan, scores)  # no other generation drawn
+            return np.where(present.sum(axis=1) >= 2,
+                            (np.where(present, scores, 0.0) * w).sum(axis=1) / w.sum(axis=1), np.nan)
+
+    def fn(weights: np.ndarray) -> np.ndarray:
+        return np.concatenate([block(w[:, chosen]) for w in _blocks(weights)])
+
+    return Statistic(CORPUS, fn, scored)

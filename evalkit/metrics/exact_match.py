@@ -9,7 +9,8 @@ so ``0.75`` equals ``3/4``.
 
 An extractor must come last. When nothing can be extracted the example counts as wrong
 (also when both sides fail), and ``extra`` counts such examples for each side. Rows
-without a reference are left out (None per example).
+without a reference are left out (None per example). With several references an example
+is correct when it matches any of them (SQuAD's and lm-eval's convention).
 
 ``accuracy`` is the same computation under the name used for classification and
 multiple-choice tasks.
@@ -32,14 +33,14 @@ def _match(
 
     rows, raw_predictions, raw_golds = with_references(inputs, name)
     predictions = [normalize(p) for p in raw_predictions]
-    golds = [normalize(r) for r in raw_golds]
-    correct = [float(same_answer(p, g, tolerance)) for p, g in zip(predictions, golds)]
+    golds = [[normalize(r) for r in refs] for refs in raw_golds]
+    correct = [float(any(same_answer(p, g, tolerance) for g in refs)) for p, refs in zip(predictions, golds)]
     per_example = scatter(len(inputs.predictions), rows, correct)
     extra = {}
     if extractor is not None:
         extra = {
             "unextracted_predictions": sum(p is None for p in predictions),
-            "unextracted_references": sum(g is None for g in golds),
+            "unextracted_references": sum(all(g is None for g in refs) for refs in golds),
         }
     return MetricResult(
         name=name,

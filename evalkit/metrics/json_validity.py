@@ -29,7 +29,7 @@ from dataforge.verifiers.structured import (
 from dataforge.verifiers.tool_call import BadTools, record_tools
 
 from ._common import mean, signature, version
-from .base import MetricInputs, MetricResult, register_metric
+from .base import MetricInputs, MetricRefused, MetricResult, register_metric
 
 def _checked(items: list[Any], check: Callable[[Any], None]) -> tuple[list, list]:
     """Per-example 1/0/None and reasons: ``check`` passes, raises Invalid or NotApplicable."""
@@ -89,14 +89,14 @@ def _record_tools(row: int, tools_json: str | None) -> dict[str, Any]:
     try:
         return record_tools(tools_json)
     except BadTools as error:
-        raise ValueError(f"tool_call_valid: row {row}: {error}") from error
+        raise MetricRefused(f"tool_call_valid: row {row}: {error}") from error
 
 
 @register_metric("tool_call_valid")
 def tool_call_valid(inputs: MetricInputs, *, allow_fence: bool = True) -> MetricResult:
     """Share of predictions whose tool calls all name a known tool with valid arguments."""
     if inputs.tools is None:
-        raise ValueError("tool_call_valid needs the records' tools")
+        raise MetricRefused("tool_call_valid needs the records' tools")
     records = list(enumerate(zip(inputs.predictions, inputs.tools)))
 
     def check(record: tuple[int, tuple[str | None, str | None]]) -> None:

@@ -18,7 +18,9 @@ not scored, as in the guide.
 
 The corpus value is token-weighted, ``exp(sum NLL / scored tokens)``; per-example values
 are each text's own perplexity (None when nothing was scored, e.g. a record without a
-reference). Lower is better.
+reference). Lower is better. Each example's summed NLL and token count are kept
+(``extra["nll"]``, ``extra["tokens"]``; ``detail:ppl.*`` columns in a run), so ``evalkit
+compare`` recomputes the corpus value exactly on every bootstrap resample.
 """
 
 from __future__ import annotations
@@ -28,11 +30,17 @@ import json
 import math
 from typing import Any, Iterator, Sequence
 
+import numpy as np
+import polars as pl
+
 from dataforge import models
 from dataforge.chat_template import to_hf_conversation
 
+from dataforge import progress
+from ..bootstrap import CORPUS, Statistic, resamples
+from ..store import DETAIL_PREFIX
 from ._common import signature, version
-from .base import MetricInputs, MetricResult, register_metric
+from .base import MetricInputs, MetricRefused, MetricResult, register_metric
 
 TARGETS = ("assistant", "whole")
 
@@ -55,7 +63,7 @@ def _prompt_messages(inputs: MetricInputs, i: int) -> list[dict[str, Any]]:
         return to_hf_conversation(inputs.messages[i])
     if inputs.prompts is not None:
         return [{"role": "user", "content": inputs.prompts[i]}]
-    raise ValueError("ppl target='assistant' needs prompts or messages")
+    raise MetricRefused("ppl target='assistant' needs prompts or messages")
 
 
 def assistant_tokens(
@@ -63,7 +71,7 @@ def assistant_tokens(
 ) -> tuple[list[int], int]:
     """Token ids of prompt + answer and the index of the first answer token."""
     if not tokenizer.chat_template:
-        raise ValueError("ppl target='assistant' needs a chat template; use target='whole'")
+        raise MetricRefused("ppl target='assistant' needs a chat template; use target='whole'")
     prompt_text = tokenizer.apply_chat_template(
         prompt, tools=tools, tokenize=False, add_generation_prompt=True
     )
@@ -71,7 +79,7 @@ def assistant_tokens(
         prompt + [{"role": "assistant", "content": answer}], tools=tools, tokenize=False
     )
     if not full_text.startswith(prompt_text):
-        raise ValueError("the chat template renders the prompt differently once answered")
+        raise MetricRefused("ppl: the chat template renders the prompt differently once answered")
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False).input_ids
     answer_text = full_text[len(prompt_text) :].rstrip()
     answer_ids = tokenizer(answer_text, add_special_tokens=False).input_ids
@@ -99,9 +107,6 @@ def token_nll(
     pad_id: int,
 ) -> tuple[list[float], list[int]]:
     """Summed NLL and number of scored tokens per sequence (ids, first target index)."""
-    import torch
-    import torch.nn.functional as F
-
     items = []  # (sequence index, window ids, index of the first scored position in the window)
     for i, (ids, target_start) in enumerate(sequences):
         for begin, end, new_from in windows(len(ids), max_length, stride):
@@ -111,6 +116,18 @@ def token_nll(
     items.sort(key=lambda item: len(item[1]))
     nll = [0.0] * len(sequences)
     counts = [0] * len(sequences)
+    with progress.task("ppl", total=len(items), unit="windows") as advance:
+        _batches(model, items, nll, counts, batch_tokens, pad_id, advance)
+    return nll, counts
+
+
+def _batches(model: Any, items: list, nll: list[float], counts: list[int], batch_tokens: int,
+             pad_id: int, advance: progress.Advance) -> None:
+    """Score ``items`` (windows sorted by length) in batches of at most ``batch_tokens``
+    tokens, adding each window's NLL and scored tokens to its sequence's totals."""
+    import torch
+    import torch.nn.functional as F
+
     device = next(model.parameters()).device
     start = 0
     while start < len(items):
@@ -142,8 +159,8 @@ def token_nll(
         for row, (i, _, _) in enumerate(batch):
             nll[i] += float(nll_per_row[row])
             counts[i] += int(count_per_row[row])
+        advance(len(batch))
         start = stop
-    return nll, counts
 
 
 @register_metric("ppl")
@@ -167,14 +184,16 @@ def ppl(
     import torch
 
     if target not in TARGETS:
-        raise ValueError(f"ppl target must be one of {TARGETS}, not {target!r}")
+        raise MetricRefused(f"ppl target must be one of {TARGETS}, not {target!r}")
     if not 0 < stride <= max_length:
-        raise ValueError("ppl needs 0 < stride <= max_length")
+        raise MetricRefused("ppl needs 0 < stride <= max_length")
     if column not in ("references", "predictions"):
-        raise ValueError(f"ppl column must be references or predictions, not {column!r}")
+        raise MetricRefused(f"ppl column must be references or predictions, not {column!r}")
     texts = getattr(inputs, column)
+    if column == "references" and texts is not None:  # the record's own answer: the first reference
+        texts = [r if r is None or isinstance(r, str) else (r[0] if r else None) for r in texts]
     if texts is None:
-        raise ValueError(f"ppl: the {column} column is missing")
+        raise MetricRefused(f"ppl: the {column} column is missing")
     label = model or inputs.model or models.DEFAULT_CAUSAL_LM
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer, lm = load_causal_lm(models.resolve(label), device)
@@ -212,6 +231,22 @@ def ppl(
             torch=version("torch"),
         ),
         per_example=[math.exp(s / c) if c else None for s, c in zip(nll, counts)],
-        extra={"scored_tokens": total},
+        extra={"scored_tokens": total, "nll": nll, "tokens": counts},
         higher_is_better=False,
     )
+
+
+@resamples(ppl)
+def ppl_statistic(frame: pl.DataFrame, info: dict, references: list[list[str]]) -> Statistic | None:
+    """Token-weighted PPL per resample: ``exp(W @ nll / W @ tokens)`` from the stored sums."""
+    columns = (DETAIL_PREFIX + "ppl.nll", DETAIL_PREFIX + "ppl.tokens")
+    if not all(c in frame.columns for c in columns):
+        return None  # a run from before per-example sums were stored
+    nll = frame[columns[0]].cast(pl.Float64).fill_null(0.0).to_numpy()
+    tokens = frame[columns[1]].cast(pl.Float64).fill_null(0.0).to_numpy()
+
+    def fn(weights: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return np.exp((weights @ nll) / (weights @ tokens))
+
+    return Statistic(CORPUS, fn, tokens > 0)

@@ -22,12 +22,15 @@ from ..compare import Comparison
 from ..store import write_bytes, write_json, write_text
 from .html import render_html
 from .markdown import render_markdown
-from .plots import all_plots
 
 
 def write_report(comparison: Comparison, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
     """Render every report file into ``out_dir`` (new, empty or an earlier report folder;
     ``overwrite`` allows another folder); returns name -> path."""
+    # matplotlib (the `eval` extra) only here: `evalkit human import` and `evalkit arena`
+    # format numbers with .tables and run without it
+    from .plots import all_plots
+
     out = claim_folder(out_dir, "evalkit compare", overwrite=overwrite)
     plots = all_plots(comparison)
     files: dict[str, Path] = {}

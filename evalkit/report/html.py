@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from importlib import resources
 from string import Template
 
@@ -12,6 +13,20 @@ from . import tables
 from .tables import Table
 
 _VERDICT_CLASSES = {"better", "worse"}
+#: numbers, signed deltas, CIs ("[0.41, 0.62]") and the missing-value dash
+_NUMERIC = re.compile(r"^[\[\]\d.,+\-–eE%\s]+$")
+#: longer cells (prompts, predictions, signatures) may break anywhere; the rest only at spaces
+_LONG = 32
+
+
+def _cell_class(text: str) -> str:
+    """``num`` (right-aligned), ``text`` (long: wraps anywhere, keeps newlines) or plain;
+    only ``text`` cells wrap, so a header, a number or a word is never split."""
+    if text in _VERDICT_CLASSES:
+        return text
+    if _NUMERIC.match(text):
+        return "num"
+    return "text" if len(text) > _LONG else ""
 
 
 def html_table(table: Table) -> str:
@@ -19,7 +34,7 @@ def html_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(
-            f'<td class="{c}">{html.escape(c)}</td>' if c in _VERDICT_CLASSES else f"<td>{html.escape(c)}</td>"
+            f'<td class="{cls}">{html.escape(c)}</td>' if (cls := _cell_class(c)) else f"<td>{html.escape(c)}</td>"
             for c in row) + "</tr>"
         for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -40,10 +55,10 @@ def render_html(comparison: Comparison, plots: dict[str, bytes]) -> str:
         "↑/↓: higher/lower is better.</p>",
         "<h2>Runs</h2>", html_table(tables.runs_table(comparison)),
         "<h2>Metrics</h2>", html_table(tables.metric_table(comparison)),
-        '<p class="note">method: <code>corpus-bleu</code> = sacrebleu sentence statistics resampled, '
-        "corpus BLEU recomputed (exact); <code>mean</code> = corpus score is the mean of per-example "
-        "values (exact); <code>mean-proxy</code> = corpus score is not a mean: CI of the per-example "
-        "mean difference (its value in brackets); <code>none</code> = no per-example values, no CI.</p>",
+        '<p class="note">method: <code>corpus</code> = the metric\'s corpus formula recomputed on every '
+        "resample from counts extracted once (BLEU, PPL, Distinct-n, Self-BLEU); <code>mean</code> = "
+        "the corpus score is the mean of per-example values; <code>none</code> = the score cannot be "
+        "recomputed from the run (no per-example values): no CI.</p>",
     ]
     if "scores" in plots:
         body.append(_img("scores", plots["scores"]))

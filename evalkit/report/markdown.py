@@ -30,10 +30,10 @@ def render_markdown(comparison: Comparison, plot_files: dict[str, str]) -> str:
         "when its CI excludes 0. ↑/↓: higher/lower is better.",
         "## Runs", md_table(tables.runs_table(comparison)),
         "## Metrics", md_table(tables.metric_table(comparison)),
-        "Method: `corpus-bleu` = sacrebleu sentence statistics resampled, corpus BLEU recomputed "
-        "(exact); `mean` = the corpus score is the mean of per-example values (exact); "
-        "`mean-proxy` = the corpus score is not a mean: the CI is that of the per-example mean "
-        "difference (its value in brackets); `none` = no per-example values, no CI.",
+        "Method: `corpus` = the metric's corpus formula recomputed on every resample from counts "
+        "extracted once (BLEU, PPL, Distinct-n, Self-BLEU); `mean` = the corpus score is the mean "
+        "of per-example values; `none` = the score cannot be recomputed from the run (no "
+        "per-example values): no CI.",
     ]
     if comparison.outcomes.height:
         parts += ["## Per-example wins / ties / losses", md_table(tables.outcome_table(comparison))]

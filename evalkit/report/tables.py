@@ -6,6 +6,7 @@ disagree on what a cell says.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
@@ -28,6 +29,23 @@ def signed(x: Any, digits: int = 4) -> str:
 
 def ci(lo: Any, hi: Any, digits: int = 4) -> str:
     return "–" if lo is None or hi is None else f"[{num(lo, digits)}, {num(hi, digits)}]"
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def judge_ci(row: dict[str, Any]) -> str:
+    """A judge row's win-rate CI, or why it has none (too few parseable verdicts)."""
+    if _missing(row.get("ci_low")) or _missing(row.get("ci_high")):
+        return f"not meaningful ({row.get('judged', 0)} judged)"
+    return ci(row["ci_low"], row["ci_high"])
+
+
+def judge_consistency(row: dict[str, Any]) -> str:
+    if _missing(row.get("position_consistency")):
+        return f"n/a ({row.get('consistency_pairs', 0)} pairs)"
+    return num(row["position_consistency"])
 
 
 def verdict(row: dict[str, Any]) -> str:
@@ -68,8 +86,6 @@ def metric_table(comparison: Comparison) -> Table:
     for row in comparison.table.iter_rows(named=True):
         arrow = "↑" if row["higher_is_better"] else "↓"
         method = row["method"]
-        if row["method"] == "mean-proxy" and row["boot_delta"] is not None:
-            method += f" (CI of Δ {signed(row['boot_delta'])})"
         if row["signature_matches_baseline"] is False:
             method += ", signature differs"
         rows.append([f"{row['metric']} {arrow}", row["run"], num(row["score"]),
@@ -86,13 +102,15 @@ def outcome_table(comparison: Comparison) -> Table:
 
 
 def judge_table(comparison: Comparison) -> Table | None:
+    """Judge win-rates; the (long) judge signature goes to the signature table instead."""
     if comparison.judge is None:
         return None
-    headers = ["run", "vs", "wins", "ties", "losses", "unparseable", "win-rate", "CI", "LC win-rate",
-               "position consistency", "judge"]
+    level = f"{comparison.confidence:.0%}"
+    headers = ["run", "vs", "wins", "ties", "losses", "unparseable", "win-rate", f"{level} CI",
+               "LC win-rate", "position consistency"]
     rows = [[r["run"], comparison.names[0], str(r["wins"]), str(r["ties"]), str(r["losses"]),
-             str(r["unparseable"]), num(r["win_rate"]), ci(r["ci_low"], r["ci_high"]),
-             num(r.get("lc_win_rate")), num(r.get("position_consistency")), short(r["signature"], 120)]
+             str(r["unparseable"]), num(r["win_rate"]), judge_ci(r), num(r.get("lc_win_rate")),
+             judge_consistency(r)]
             for r in comparison.judge.iter_rows(named=True)]
     return headers, rows
 
@@ -114,4 +132,7 @@ def regression_tables(comparison: Comparison) -> list[tuple[str, Table]]:
 def signature_table(comparison: Comparison) -> Table:
     headers = ["metric", "run", "signature"]
     frame = comparison.table.filter(pl.col("signature").is_not_null() & (pl.col("signature") != ""))
-    return headers, [[r["metric"], r["run"], r["signature"]] for r in frame.iter_rows(named=True)]
+    rows = [[r["metric"], r["run"], r["signature"]] for r in frame.iter_rows(named=True)]
+    if comparison.judge is not None:
+        rows += [["judge", r["run"], r["signature"]] for r in comparison.judge.iter_rows(named=True)]
+    return headers, rows

@@ -59,3 +59,25 @@ def test_harness_runs_compare_like_any_run(harness_run: Path, tmp_path: Path) ->
     table = json.loads((tmp_path / "report" / "comparison.json").read_text(encoding="utf-8"))["table"]
     row = next(r for r in table if r["metric"] == "posttrain_tiny_mc/acc" and r["run"] == "tiny_copy")
     assert row["delta"] == 0.0 and row["method"] == "mean" and row["significant"] is False
+
+
+def test_chat_template_and_fewshot_as_multiturn(tmp_path: Path) -> None:
+    """lm-eval's chat options pass through: with the template, the logged prompt is the
+    model's ChatML; as multiturn the few-shot example is its own user/assistant turn."""
+    def run(name: str, *flags: str) -> str:
+        out = tmp_path / name
+        result = runner.invoke(app, ["harness", "--tasks", "posttrain_tiny_gen", "--include-path", str(TASKS),
+                                     "--limit", "1", "--num-fewshot", "1", *flags, "-o", str(out)])
+        assert result.exit_code == 0, result.output + repr(result.exception)
+        return load_run(out).predictions["prompt"][0]
+
+    single = run("single", "--apply-chat-template", "--no-fewshot-as-multiturn")
+    multi = run("multi", "--apply-chat-template")
+    assert single.count("<|im_start|>user") == 1 and multi.count("<|im_start|>user") == 2
+    assert multi.count("<|im_start|>assistant") == 2  # the shot's answer, then the generation prompt
+    run_multi = load_run(tmp_path / "multi")
+    assert run_multi.manifest["lm_eval"]["fewshot_as_multiturn"] is True
+    assert "chat:default|multiturn:yes" in next(iter(run_multi.metrics.values()))["signature"]
+    refused = runner.invoke(app, ["harness", "--tasks", "posttrain_tiny_gen", "--include-path", str(TASKS),
+                                  "--fewshot-as-multiturn", "-o", str(tmp_path / "x")])
+    assert refused.exit_code == 2 and "needs a chat template" in refused.output

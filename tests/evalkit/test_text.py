@@ -41,8 +41,58 @@ def test_zh_splits_every_cjk_character_and_keeps_latin_words():
         ["我", "用", "Python", "写", "代", "码", "，", "很", "好", "！"],
         ["今", "天", "3.5", "度"],
     ]
-    # kana too (sacrebleu's zh leaves kana runs whole): Japanese has no spaces either
-    assert text.tokenize(["ひらがな"], "zh") == [["ひ", "ら", "が", "な"]]
+
+
+def test_zh_reproduces_sacrebleu_quirks():
+    """sacrebleu's range ``u'\\u20000'`` is U+2000 + "0": every symbol U+2001-U+2A6D is split
+    off (℃ → ≥ √ € ™), Extension B ideographs and kana are not (they are in no range)."""
+    samples = ["温度30℃", "A→B", "x≥3", "√2", "€5", "Posttrain™", "𠀀𠀁字", "ひらがなカタカナ", "\x1c.5元"]
+    assert text.tokenize(samples, "zh") == [TokenizerZh()(s).split() for s in samples]
+    assert text.tokenize(["温度30℃"], "zh") == [["温", "度", "30", "℃"]]
+    assert text.tokenize(["ひらがな𠀀"], "zh") == [["ひらがな𠀀"]]
+
+
+# pieces of realistic mixed Chinese/English answers: units, symbols, currencies, code, emoji
+_ZH_WORDS = ["温度", "血压", "体重", "价格", "速度", "模型", "训练", "数据集", "推理", "显存", "患者",
+             "建议", "每天", "服用", "约为", "大于", "小于", "增加了", "下降", "参数量", "准确率", "请注意"]
+_EN_WORDS = ["GPU", "LoRA", "batch size", "Qwen2.5-7B", "API", "JSON", "pip install torch", "learning rate",
+             "SFT", "DPO", "p<0.05", "e.g.", "i.e.", "Dr. Wang", "U.S.", "v2.1.0", "x86_64", "C++", "don't"]
+_UNITS = ["℃", "°C", "°F", "kg", "mg", "mmHg", "km/h", "m²", "m³", "μm", "%", "‰", "GB", "ms", "¥", "$", "€", "£",
+          "元", "万", "亿", "mL", "kWh", "Ω", "Å"]
+_SYMBOLS = ["→", "←", "↑", "≥", "≤", "≈", "≠", "±", "×", "÷", "√", "∞", "∑", "•", "…", "—", "–", "“", "”", "‘", "’",
+            "™", "©", "®", "§", "¶", "☆", "★", "✓", "✗", "①", "②", "Ⅲ", "№", "，", "。", "、", "：", "；", "！", "？",
+            "（", "）", "《", "》", "「", "」", "【", "】", "·", "〜", "＄", "１２", "ＡＢ", "😀", "👍", "𠀀", "𪚥",
+            "ひらがな", "カタカナ", "한국어", "Привет", "é", "ß", "\u3000", "\u2002", "\u00a0", "\t", "\n", "&amp;",
+            "-", "/", ".", ",", "'", '"', "(", ")", "[", "]", ":", ";", "!", "?", "<", ">", "=", "+", "*", "#", "@"]
+
+
+def _mixed_texts(count: int, seed: int = 0) -> list[str]:
+    """Seeded synthetic answers mixing Chinese, English, numbers with units and symbols."""
+    import random
+
+    rng = random.Random(seed)
+
+    def number() -> str:
+        value = rng.choice([str(rng.randint(0, 999)), f"{rng.uniform(0, 100):.{rng.randint(1, 3)}f}",
+                            f"{rng.randint(1, 99)},{rng.randint(100, 999)}", f"-{rng.randint(1, 50)}",
+                            f"{rng.randint(1, 9)}/{rng.randint(2, 9)}", f"{rng.randint(1, 9)}e-{rng.randint(1, 9)}"])
+        return value + (rng.choice(_UNITS) if rng.random() < 0.7 else "")
+
+    pieces = [lambda: rng.choice(_ZH_WORDS), lambda: rng.choice(_EN_WORDS), number, lambda: rng.choice(_SYMBOLS)]
+    out = []
+    for _ in range(count):
+        parts = [rng.choices(pieces, weights=[5, 2, 2, 2])[0]() for _ in range(rng.randint(1, 25))]
+        out.append("".join(p + (" " if rng.random() < 0.3 else "") for p in parts))
+    return out
+
+
+def test_zh_tokens_equal_sacrebleu_on_thousands_of_mixed_texts():
+    texts = _mixed_texts(3000)
+    reference = TokenizerZh()
+    expected = [reference(t).split() for t in texts]
+    assert text.tokenize(texts, "zh") == expected
+    # the sample really exercises the quirk: symbols from U+2001-U+2A6D split off
+    assert sum("℃" in row for row in expected) > 50 and sum("≥" in row for row in expected) > 20
 
 
 def test_language_detection_by_cjk_ratio():

@@ -99,6 +99,9 @@ class Alpaca(Format):
             return "instruction"
         return "output"
 
+    def unheld_fields(self, **options: Any) -> tuple[str, ...]:
+        return ("name",)
+
     def from_canonical(self, df: pl.DataFrame, **options: Any) -> Encoded:
         with_tools = df.filter(
             pl.col("tools").is_not_null()

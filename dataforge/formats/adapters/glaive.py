@@ -132,6 +132,9 @@ class Glaive(Format):
             return "system"
         return f"chat[turn {index - int(has_system)}]"
 
+    def unheld_fields(self, **options: Any) -> tuple[str, ...]:
+        return ("name", "tool_call_id", "tool_calls.id")
+
     def from_canonical(self, df: pl.DataFrame, **options: Any) -> Encoded:
         bad = df.filter(
             pl.col("chosen").is_not_null() | pl.col("rejected").is_not_null() | pl.col("label").is_not_null()

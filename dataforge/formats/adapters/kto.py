@@ -1,7 +1,11 @@
-"""TRL unpaired preference (KTO): ``prompt`` / ``completion`` / ``label`` (bool).
+"""Unpaired preference (KTO): TRL's ``prompt`` / ``completion`` / ``label``, or
+LLaMA-Factory's ``messages`` / ``label``.
 
-Standard (strings) or conversational (message lists). In the canonical record the
-completion is appended to ``messages`` and ``label`` says whether it is desirable.
+TRL's layout is standard (strings) or conversational (message lists); in the canonical
+record the completion is appended to ``messages``. LLaMA-Factory's layout (its
+``kto_en_demo.json``: OpenAI-style ``messages`` and a boolean ``label`` judging the last
+assistant turn) is the *messages* variant, read as is and written with
+``style=messages``. ``label`` says whether the last assistant answer is desirable.
 LLaMA-Factory's ``kto_tag`` column is read by the ``alpaca`` and ``sharegpt`` adapters.
 """
 
@@ -22,13 +26,20 @@ from .preference import message_list_type, side, standard_frame
 class KTO(Format):
     name = "kto"
     title = "TRL unpaired preference (KTO)"
-    detection_keys = "`prompt` + `completion` + `label`"
+    detection_keys = "`prompt` + `completion` + `label`, or `messages` of {role, content} + boolean `label` (LLaMA-Factory)"
 
     def detect(self, sample: Sample) -> bool:
         keys = sample.present
-        return {"prompt", "completion", "label"} <= keys
+        if {"prompt", "completion", "label"} <= keys:
+            return True
+        return oa.has_openai_messages(sample) and sample.kind("label") == "bool"
 
     def plan(self, sample: Sample) -> Plan:
+        if "messages" in sample.present and not sample.present & {"prompt", "completion"}:
+            schema = pa.schema(
+                [pa.field("messages", pa.list_(oa.MESSAGE_TYPE)), pa.field("label", pa.bool_()), pa.field("tools", pa.string())]
+            )
+            return Plan(self.name, schema, variant="messages", json_text=(("tools",), *oa.json_text_paths("messages")))
         conv = sample.kind("prompt") == "list" or sample.kind("completion") == "list"
         t = message_list_type(conv)
         schema = pa.schema(
@@ -38,8 +49,16 @@ class KTO(Format):
         return Plan(self.name, schema, variant="conversational" if conv else "standard", json_text=paths)
 
     def to_canonical(self, raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
-        conv = plan.variant == "conversational"
         tools, bad_tools = oa.tools_to_canonical(raw)
+        if plan.variant == "messages":
+            return raw.select(
+                pl.col("messages").list.eval(oa.to_message()).alias("messages"),
+                tools.alias("tools"),
+                pl.col("label"),
+                bad_tools.alias("_bad_tools"),
+                pl.col("label").is_null().alias("_missing_label"),
+            )
+        conv = plan.variant == "conversational"
         prompt, completion = side("prompt", conv, "user"), side("completion", conv, "assistant")
         out = raw.select(
             prompt.alias("_m0"),
@@ -61,6 +80,8 @@ class KTO(Format):
             return "label"
         if column == "tools":
             return "tools"
+        if plan.variant == "messages":
+            return oa.OpenAI().locate(raw, plan, column, index, part)
         if index is None:
             return "prompt" if raw.get("prompt") is None else "completion"
         if plan.variant != "conversational":
@@ -69,13 +90,19 @@ class KTO(Format):
         name, i = ("prompt", index) if index < n_prompt else ("completion", index - n_prompt)
         return oa.OpenAI().locate({name: raw.get(name)}, plan, name, i, part)
 
+    def unheld_fields(self, **options: Any) -> tuple[str, ...]:
+        return ("name",) if options.get("style") == "standard" else ()  # strings have no turn names
+
     def from_canonical(self, df: pl.DataFrame, **options: Any) -> Encoded:
         style = options.get("style", "conversational")
-        if style not in ("conversational", "standard"):
-            raise FormatError("kto option style must be 'conversational' or 'standard'")
+        if style not in ("conversational", "standard", "messages"):
+            raise FormatError(f"kto option style must be 'conversational', 'standard' or 'messages', got {style!r}")
         missing = df.filter(pl.col("label").is_null())["id"]
         if missing.len():
             raise capacity_error(self.name, "records without a label", missing, "Write `openai` or `sharegpt` instead.")
+        if style == "messages":  # LLaMA-Factory's layout: the whole conversation + label
+            frame = df.select(pl.col("messages").list.eval(oa.from_message()), pl.col("label"), pl.col("tools"))
+            return Encoded(frame, frozenset({"tools"}))
         # the completion is everything after the last user turn
         letters = M.letters("messages")
         split = pl.col("messages").list.len() - letters.str.reverse().str.find("u").fill_null(0)

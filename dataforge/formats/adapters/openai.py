@@ -93,16 +93,8 @@ class OpenAI(Format):
     detection_keys = "`messages` of {role, content} (tool_calls, tool role, name) + optional `tools`"
 
     def detect(self, sample: Sample) -> bool:
-        keys = sample.present
-        if "messages" not in keys or sample.kind("messages") != "list":
-            return False
-        if keys & {"chosen", "rejected", "completion", "conversations"}:
-            return False
-        items = sample.item_keys("messages")
-        roles = sample.item_values("messages", "role")
-        from .sharegpt import SHAREGPT_ONLY_ROLES
-
-        return "role" in items and "from" not in items and not (roles & SHAREGPT_ONLY_ROLES) and not _is_canonical(keys)
+        # a boolean `label` beside the messages is LLaMA-Factory's KTO layout (the kto format)
+        return has_openai_messages(sample) and sample.kind("label") != "bool"
 
     def plan(self, sample: Sample) -> Plan:
         schema = pa.schema([pa.field("messages", pa.list_(MESSAGE_TYPE)), pa.field("tools", pa.string())])
@@ -140,6 +132,21 @@ class OpenAI(Format):
             raise capacity_error(self.name, "KTO labels", labelled, "Write `kto` or `sharegpt` instead.")
         frame = df.select(pl.col("messages").list.eval(from_message()).alias("messages"), pl.col("tools"))
         return Encoded(frame, frozenset({"tools"}))
+
+
+def has_openai_messages(sample: Sample) -> bool:
+    """A ``messages`` list of ``{role, content}`` turns with OpenAI roles (not ShareGPT's,
+    not the canonical record, not a preference or KTO prompt/completion layout)."""
+    keys = sample.present
+    if "messages" not in keys or sample.kind("messages") != "list":
+        return False
+    if keys & {"chosen", "rejected", "completion", "conversations"}:
+        return False
+    items = sample.item_keys("messages")
+    roles = sample.item_values("messages", "role")
+    from .sharegpt import SHAREGPT_ONLY_ROLES
+
+    return "role" in items and "from" not in items and not (roles & SHAREGPT_ONLY_ROLES) and not _is_canonical(keys)
 
 
 def jsontext_invalid(value: Any) -> bool:

@@ -105,6 +105,9 @@ class Preference(Format):
             name = "chosen"
         return oa.OpenAI().locate({name: raw.get(name)}, plan, name, index, part)
 
+    def unheld_fields(self, **options: Any) -> tuple[str, ...]:
+        return ("name",) if options.get("style") == "standard" else ()  # strings have no turn names
+
     def from_canonical(self, df: pl.DataFrame, **options: Any) -> Encoded:
         style = options.get("style", "conversational")
         if style not in ("conversational", "standard"):

@@ -188,6 +188,9 @@ class ShareGPT(Format):
             return "system"
         return f"{o['key']}[{index - offset}].{key}"
 
+    def unheld_fields(self, **options: Any) -> tuple[str, ...]:
+        return ("name", "tool_call_id", "tool_calls.id")
+
     def from_canonical(self, df: pl.DataFrame, **options: Any) -> Encoded:
         system_as = options.get("system", "column")
         if system_as not in ("column", "turn"):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 
+from ...schemas.jsonschema import arrow_jsonschema
 from ...schemas.record import polars_schema
 from ..base import Plan
 
@@ -85,30 +86,6 @@ def conform(df: pl.DataFrame, plan: Plan) -> Conformed:
     # with_columns broadcasts the null literals to the frame's height (select would not)
     out.frame = df.select(exprs).with_columns(missing) if exprs else pl.DataFrame(schema=want).clear(df.height)
     return out
-
-
-def arrow_jsonschema(t: pa.DataType) -> dict:
-    """JSON Schema accepting exactly the JSON values that convert to Arrow type ``t``.
-
-    The slow path validates rows against it, so a row that passes always converts, and a
-    row that fails gets an error naming the field (``conversations[2].value``).
-    """
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return {"type": ["string", "null"]}
-    if pa.types.is_boolean(t):
-        return {"type": ["boolean", "null"]}
-    if pa.types.is_integer(t):
-        return {"type": ["integer", "null"]}
-    if pa.types.is_floating(t):
-        return {"type": ["number", "null"]}
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return {"type": ["array", "null"], "items": arrow_jsonschema(t.value_type)}
-    if pa.types.is_struct(t):
-        return {
-            "type": ["object", "null"],
-            "properties": {t.field(i).name: arrow_jsonschema(t.field(i).type) for i in range(t.num_fields)},
-        }
-    raise TypeError(f"no JSON Schema for Arrow type {t}")
 
 
 def plan_jsonschema(plan: Plan) -> dict:

@@ -20,7 +20,7 @@ from ...schemas.record import POLARS_SCHEMA, conform, with_content_ids
 from ...schemas.rejected import REJECTED_SCHEMA, conform_rejected, empty_rejected
 from .. import jsontext
 from ..base import Format, FormatError, Plan
-from ..extras import meta_expr
+from ..extras import extra_columns, meta_expr
 from . import validate
 from .shard import RawShard
 
@@ -67,8 +67,21 @@ def convert_shard(shard: RawShard, fmt: Format, plan: Plan, source_file: str, so
         "rejected": rejected.height,
         "reasons": dict(Counter(rejected["reason"].to_list())) if rejected.height else {},
         "ignored_fields": sorted(shard.ignored),
+        "unread_fields": unread_fields(raw, fmt, plan),
     }
     return ShardResult(records, rejected, stats)
+
+
+#: canonical fields a user expects an input key of the same name to fill
+_RECORD_FIELDS = ("messages", "tools", "chosen", "rejected", "label")
+
+
+def unread_fields(raw: pl.DataFrame, fmt: Format, plan: Plan) -> list[str]:
+    """Input keys named like a canonical field (``label``, ``tools``...) that hold data but
+    that this format does not read: their values only reach ``meta``, which a user would
+    not guess (LLaMA-Factory's KTO ``label`` read as OpenAI messages, say)."""
+    extra = set(extra_columns(raw.columns, fmt.consumed(plan)))
+    return [c for c in _RECORD_FIELDS if c in extra and raw[c].null_count() < raw.height]
 
 
 def _as_text(raw: pl.DataFrame, column: str) -> pl.Expr:

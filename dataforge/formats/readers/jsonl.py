@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from ..base import Plan
+from . import hazards, keyorder
 from .conform import conform
 from .objects import Reject, objects_to_frame, reject
 from .shard import RawShard
@@ -29,24 +30,30 @@ CHUNK = 8 << 20
 ARROW_BLOCK = 4 << 20
 
 
-def iter_line_blocks(path: Path, lines_per_block: int) -> Iterator[tuple[bytes, int]]:
-    """Blocks of at most ``lines_per_block`` whole lines (each ending in ``\\n``)."""
+def iter_line_blocks(path: Path, lines_per_block: int, max_bytes: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """Blocks of whole lines (each ending in ``\\n``): at most ``lines_per_block`` lines and,
+    when ``max_bytes`` is given, at most that many bytes (but always at least one line)."""
     first_line = 1
     pending: list[bytes] = []
-    newlines = 0
+    newlines = size = 0
+    limit = max_bytes or (1 << 62)
     with open_binary(path) as f:
         chunk = f.read(CHUNK).removeprefix(b"\xef\xbb\xbf")
         while chunk:
             pending.append(chunk)
             newlines += chunk.count(b"\n")
-            while newlines >= lines_per_block:
+            size += len(chunk)
+            while newlines >= lines_per_block or (size >= limit and newlines):
                 buf = b"".join(pending)
                 ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
-                cut = int(ends[lines_per_block - 1]) + 1
+                fits = int(np.searchsorted(ends, limit, side="left"))  # lines ending within the limit
+                lines = max(1, min(lines_per_block, fits))
+                cut = int(ends[lines - 1]) + 1
                 yield buf[:cut], first_line
-                first_line += lines_per_block
-                newlines -= lines_per_block
+                first_line += lines
+                newlines -= lines
                 pending = [buf[cut:]]
+                size = len(pending[0])
             chunk = f.read(CHUNK)
     rest = b"".join(pending)
     if rest.strip():
@@ -103,11 +110,20 @@ def _read_arrow_json(block: bytes, plan: Plan) -> pa.Table:
 def jsonl_shard(block: bytes, first_line: int, plan: Plan) -> RawShard:
     lines_text = _block_text(block, first_line)
     n_lines = block.count(b"\n")
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
     try:
+        if hazards.needs_python(block, ends):
+            raise ValueError("NaN/Infinity or very deep nesting: parsed line by line")
         table = _read_arrow_json(block, plan)
         # Arrow's JSON reader does not check UTF-8 (polars would panic on a bad string
         # later); a full validation is ~20x cheaper than decoding the block in Python
         table.validate(full=True)
+        if hazards.too_deep(table.schema):  # polars crashes on very deep types
+            raise ValueError("nesting deeper than the limit")
+        if any(pa.types.is_floating(table.schema.field(k).type) for k in ("id", "source") if k in table.column_names):
+            # Arrow made the block's ids floats (a fraction, or an integer beyond int64):
+            # Python keeps the text the user wrote ("-1" stays "-1", not "-1.0")
+            raise ValueError("non-integer ids")
         if table.num_rows == n_lines:
             rows = list(range(first_line, first_line + n_lines))
         else:
@@ -118,6 +134,9 @@ def jsonl_shard(block: bytes, first_line: int, plan: Plan) -> RawShard:
         conformed = conform(pl.from_arrow(table), plan)  # type: ignore[arg-type]
         if conformed.incompatible:
             raise ValueError(f"incompatible columns {sorted(conformed.incompatible)}")
+        if len(keyorder.extra_keys(conformed.frame, plan)) >= 2:
+            lines = keyorder.block_lines(block, ends, [r - first_line for r in rows])
+            conformed.frame = keyorder.from_lines(conformed.frame, lines, plan)
         return RawShard(
             conformed.frame, rows, [], len(rows),
             lambda pos: lines_text([rows[p] for p in pos]), conformed.ignored,
@@ -135,12 +154,18 @@ def _jsonl_slow(block: bytes, first_line: int, plan: Plan, lines_text: Callable)
             continue
         ln = first_line + i
         try:
-            objs.append(json.loads(line))
+            objs.append(json.loads(line, parse_constant=hazards.refuse_constant, parse_float=hazards.Number))
             rows.append(ln)
         except UnicodeDecodeError as e:
             rejects.append(reject("invalid_json", ln, f"not valid UTF-8 (byte {e.start + 1})", line.decode("utf-8", "replace")))
         except json.JSONDecodeError as e:
             rejects.append(reject("invalid_json", ln, f"{e.msg} at column {e.colno}", line.decode("utf-8", "replace")))
+        except hazards.NotJSON as e:
+            rejects.append(reject("invalid_json", ln, f"{e} at column {hazards.constant_column(line)}",
+                                  line.decode("utf-8", "replace")))
+        except RecursionError:
+            detail = f"nests arrays/objects deeper than {hazards.MAX_DEPTH} levels"
+            rejects.append(reject("too_deep", ln, detail, line.decode("utf-8", "replace")))
     conformed, good_rows, _, bad = objects_to_frame(objs, rows, lambda p: lines_text([rows[p]])[0], plan)
     return RawShard(
         conformed.frame, good_rows, rejects + bad, len(objs) + len(rejects),

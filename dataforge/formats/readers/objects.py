@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import jsonschema
 import polars as pl
 import pyarrow as pa
 
 from ..base import Plan, json_kind
+from . import hazards, keyorder
+from .hazards import path_str
 from .conform import Conformed, conform, plan_dtypes, plan_jsonschema
 
 #: a rejection before it becomes a row of the rejected table
@@ -29,22 +30,20 @@ def reject(reason: str, row: int, detail: str, raw: str | None, field: str | Non
     return {"reason": reason, "field": field, "detail": detail, "source_row": row, "raw": raw}
 
 
-def path_str(parts: Iterable[Any]) -> str:
-    """``['conversations', 2, 'from']`` -> ``conversations[2].from``."""
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
+if TYPE_CHECKING:
+    import jsonschema
 
 
 @lru_cache(maxsize=64)
-def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+def _validator(schema_json: str) -> "jsonschema.protocols.Validator":
+    import jsonschema  # only the slow path needs it: a third of `convert`'s start-up
+
     schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
 
 
-def validator_for(plan: Plan) -> jsonschema.protocols.Validator:
+def validator_for(plan: Plan) -> "jsonschema.protocols.Validator":
     return _validator(json.dumps(plan_jsonschema(plan), sort_keys=True))
 
 
@@ -72,6 +71,8 @@ def check_objects(
     objs: Sequence[Any], rows: Sequence[int], raw_of: Callable[[int], str | None], plan: Plan
 ) -> tuple[list[dict[str, Any]], list[int], list[int], list[Reject]]:
     """Validate rows against the plan; returns good objects, their rows and positions, rejects."""
+    from jsonschema.exceptions import best_match
+
     validator = validator_for(plan)
     good: list[dict[str, Any]] = []
     good_rows: list[int] = []
@@ -81,13 +82,18 @@ def check_objects(
         if not isinstance(obj, dict):
             rejects.append(reject("wrong_type", row, f"a row must be a JSON object, got {json_kind(obj)}", raw_of(pos)))
             continue
+        hazard = hazards.problem(obj)
+        if hazard is not None:
+            reason, where, detail = hazard
+            rejects.append(reject(reason, row, detail, raw_of(pos), where))
+            continue
         obj = dict(obj)
         for path in plan.json_text:
             _to_json_text(obj, path)
         for key in ("id", "source"):  # kept as text whatever their JSON type (as the fast path does)
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 obj[key] = _text(obj[key])
-        err = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+        err = best_match(validator.iter_errors(obj))
         if err is not None:
             where = path_str(err.absolute_path)
             expected = err.schema.get("type") if isinstance(err.schema, dict) else None
@@ -111,6 +117,7 @@ def build_table(objs: list[dict[str, Any]], plan: Plan) -> Conformed:
         table = pa.Table.from_struct_array(pa.array(objs))
         result = conform(pl.from_arrow(table), plan)  # type: ignore[arg-type]
         if not result.incompatible:
+            result.frame = keyorder.from_objects(result.frame, objs, plan)
             return result
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
@@ -122,7 +129,7 @@ def build_table(objs: list[dict[str, Any]], plan: Plan) -> Conformed:
     typed = pa.array([_known_part(o, known) for o in objs], type=struct)
     frame = pl.from_arrow(pa.Table.from_struct_array(typed))
     extras = [
-        json.dumps({k: v for k, v in o.items() if k not in known}, ensure_ascii=False) if set(o) - known else None
+        json.dumps({k: v for k, v in o.items() if k not in known}, ensure_ascii=False, separators=(",", ":")) if set(o) - known else None
         for o in objs
     ]
     frame = frame.with_columns(pl.Series(EXTRAS_JSON, extras, dtype=pl.String))  # type: ignore[union-attr]
@@ -131,7 +138,7 @@ def build_table(objs: list[dict[str, Any]], plan: Plan) -> Conformed:
 
 def _text(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
+        return hazards.number_text(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -17,10 +17,13 @@ from typing import Any, Iterator, Sequence
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from .. import jsontext
 from ..base import FormatError, Plan
-from .conform import arrow_jsonschema, conform, plan_dtypes
+from ...schemas.jsonschema import arrow_jsonschema
+from .conform import conform, plan_dtypes
+from .hazards import MAX_DEPTH, problem, refuse_constant, type_depth
 from .objects import Reject, reject
 from .shard import RawShard
 from .textio import open_binary
@@ -51,6 +54,31 @@ def _csv_batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
         yield from reader
     except pa.ArrowInvalid as e:
         raise FormatError(f"{path}: not a valid CSV file: {e}") from None
+
+
+def parquet_batches(
+    path: Path, shard_rows: int, shard_bytes: int | None = None, row_groups: list[int] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of a Parquet file (:func:`_parquet_batch_rows` rows each), of only
+    ``row_groups`` if given; a file that is not Parquet, is truncated or has corrupt pages
+    is refused with its name (Arrow's own message says what it found)."""
+    try:
+        pf = pq.ParquetFile(path)
+        if any(1 + type_depth(f.type) > MAX_DEPTH for f in pf.schema_arrow):
+            raise FormatError(f"{path}: a column nests deeper than {MAX_DEPTH} levels")
+        yield from pf.iter_batches(batch_size=_parquet_batch_rows(pf, shard_rows, shard_bytes), row_groups=row_groups)
+    except pa.ArrowException as e:
+        raise FormatError(f"{path}: not a readable Parquet file (truncated, corrupt or another format): {e}") from None
+
+
+def _parquet_batch_rows(pf: pq.ParquetFile, shard_rows: int, shard_bytes: int | None) -> int:
+    """``shard_rows``, fewer when the file's average uncompressed row would make a batch
+    larger than ``shard_bytes``."""
+    meta = pf.metadata
+    if not shard_bytes or meta.num_rows == 0:
+        return shard_rows
+    row_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) / meta.num_rows
+    return max(1, min(shard_rows, int(shard_bytes / max(row_bytes, 1.0))))
 
 
 def csv_frames(path: Path, shard_rows: int) -> Iterator[pl.DataFrame]:
@@ -91,6 +119,12 @@ def typed_shard(frame: pl.DataFrame, rows: list[int], plan: Plan) -> RawShard:
                 bad_rows.setdefault(pos, reject(
                     "wrong_type", rows[pos], f"{col}: expected {want[col]}, the file stores {have}", None, col))
             out = out.with_columns(pl.lit(None, dtype=want[col]).alias(col))
+    for col in (c for c in out.columns if c not in want and out.schema[c].is_float()):
+        # an extra column goes to meta, which is JSON: no NaN/Infinity (null would change it)
+        for pos in (out[col].is_nan() | out[col].is_infinite()).fill_null(False).arg_true().to_list():
+            bad_rows.setdefault(pos, reject(
+                "invalid_json", rows[pos], f"{col} is {out[col][pos]}: meta is JSON, which has no NaN/Infinity "
+                "(write null or a string)", None, col))
 
     def text_of(pos: Sequence[int], f: pl.DataFrame = frame) -> list[str | None]:
         return [json.dumps(f.row(p, named=True), ensure_ascii=False, default=str) for p in pos]
@@ -137,9 +171,15 @@ def _text_to_nested(series: pl.Series, want: pl.DataType, arrow_type: pa.DataTyp
             values.append(None)
             continue
         try:
-            value = json.loads(cell)
+            value = json.loads(cell, parse_constant=refuse_constant)
+            hazard = problem(value)
         except ValueError as e:
-            bad.setdefault(pos, reject("invalid_json", rows[pos], f"{series.name}: {e}", None, series.name))
+            hazard = ("invalid_json", "", str(e))
+        except RecursionError:
+            hazard = ("too_deep", "", f"nests arrays/objects deeper than {MAX_DEPTH} levels")
+        if hazard is not None:
+            reason, where, detail = hazard
+            bad.setdefault(pos, reject(reason, rows[pos], f"{series.name}: {detail}", None, series.name))
             values.append(None)
             continue
         err = jsonschema.exceptions.best_match(validator.iter_errors(value))

@@ -23,7 +23,8 @@ from ..messages import ROLE_LETTERS, field, has_calls, letters, nonblank
 
 #: reason code -> what it means (docs/formats.md renders this table)
 REASONS: dict[str, str] = {
-    "invalid_json": "the line/row is not valid JSON (or not UTF-8)",
+    "invalid_json": "the line/row is not valid JSON (or not UTF-8; NaN/Infinity; a lone UTF-16 surrogate)",
+    "too_deep": "arrays/objects nested deeper than 100 levels",
     "wrong_type": "a field has the wrong JSON type (e.g. a number where text is expected)",
     "missing_field": "a field the format needs is absent (e.g. no `conversations`, or a pair without `rejected`)",
     "empty_conversation": "the conversation has no turns",

@@ -1,5 +1,6 @@
 """Incremental, atomic writers: canonical Parquet (zstd) and every external format as
-JSON Lines, a JSON array or Parquet (picked by the output extension, ``.gz`` allowed).
+JSON Lines, a JSON array, CSV or Parquet (picked by the output extension, ``.gz``
+allowed). CSV holds nested columns (``messages``, ``conversations``...) as JSON text.
 
 A writer takes canonical shards one at a time (``write``), streams them to a temporary
 file beside the target and renames it into place on ``close`` (``os.replace``), so a
@@ -14,6 +15,7 @@ the reader takes back as is).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from pathlib import Path
 from typing import IO, Any
@@ -22,9 +24,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ...fileio import AtomicFile, AtomicOutput
+from ...fileio import AtomicFile, AtomicOutput, writing
 from ...schemas.record import CANONICAL_SCHEMA, to_arrow, with_content_ids
 from .. import jsontext
+from .. import messages as M
 from ..base import Encoded, Format, FormatError, get
 from ..extras import has_reserved_keys
 
@@ -49,7 +52,9 @@ def output_kind(path: Path) -> str:
         return "jsonl"
     if name.endswith(".json"):
         return "json"
-    raise FormatError(f"{path}: output must end in .parquet, .jsonl or .json (optionally .gz)")
+    if name.endswith(".csv"):
+        return "csv"
+    raise FormatError(f"{path}: output must end in .parquet, .jsonl, .json or .csv (optionally .gz)")
 
 
 def nested_keys(dtype: pl.DataType) -> set[str]:
@@ -113,6 +118,18 @@ def json_lines(df: pl.DataFrame, enc: Encoded, fmt: Format, *, spread_meta: bool
     return out["line"]
 
 
+def records_holding(df: pl.DataFrame, field: str) -> int:
+    """Records with a non-null message ``field`` (``name``, ``tool_calls.id``...) in any
+    of their message lists."""
+    head, _, sub = field.partition(".")
+    if sub:
+        per_message = M.field(head).list.eval(pl.element().struct.field(sub).is_not_null()).list.any()
+    else:
+        per_message = M.field(head).is_not_null()
+    lists = [pl.col(c).list.eval(per_message).list.any().fill_null(False) for c in _LISTS if c in df.columns]
+    return int(df.select(pl.any_horizontal(lists).sum()).item()) if lists else 0
+
+
 class ShardWriter(AtomicOutput):
     """Write canonical shards to ``path`` in ``format``; ``close()`` renames into place."""
 
@@ -122,8 +139,10 @@ class ShardWriter(AtomicOutput):
         self.options = options
         self.kind = output_kind(self.path)
         if self.format.name == "canonical" and self.kind == "json":
-            raise FormatError("canonical output is Parquet (or .jsonl); a JSON array is not supported")
+            raise FormatError("canonical output is Parquet (or .jsonl / .csv); a JSON array is not supported")
         self.rows = 0
+        #: message fields the format cannot hold -> records that lost them (see unheld_fields)
+        self.dropped: dict[str, int] = {}
         self._file = AtomicFile(self.path)
         self._stream: IO[bytes] | None = None
         self._parquet: pq.ParquetWriter | None = None
@@ -133,8 +152,14 @@ class ShardWriter(AtomicOutput):
     def write(self, df: pl.DataFrame) -> None:
         if self._closed:
             raise FormatError("writer is closed")
+        with writing(self.path):
+            self._write(df)
+
+    def _write(self, df: pl.DataFrame) -> None:
         if self.kind == "parquet":
             self._write_parquet(self._arrow(df))
+        elif self.kind == "csv":
+            self._write_csv(self._arrow(df))
         else:
             lines = json_lines(
                 df, self.format.from_canonical(df, **self._format_options()), self.format,
@@ -143,6 +168,10 @@ class ShardWriter(AtomicOutput):
             )
             self._write_lines(lines)
         self.rows += df.height
+        for name in self.format.unheld_fields(**self._format_options()):
+            lost = records_holding(df, name)
+            if lost:
+                self.dropped[name] = self.dropped.get(name, 0) + lost
 
     def _format_options(self) -> dict[str, Any]:
         return {k: v for k, v in self.options.items() if k not in ("spread_meta", "include_source", "compression")}
@@ -168,6 +197,19 @@ class ShardWriter(AtomicOutput):
             )
         self._parquet.write_table(table.cast(self._schema))
 
+    def _write_csv(self, table: pa.Table) -> None:
+        """One CSV row per record; nested columns (messages, ...) as JSON text, which the
+        CSV reader parses back. The header is written with the first shard only."""
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        flat = frame.select(
+            pl.when(pl.col(c).is_not_null()).then(jsontext.value(pl.col(c))).alias(c)
+            if isinstance(t, (pl.List, pl.Struct)) else pl.col(c)
+            for c, t in frame.schema.items()
+        )
+        first = self._stream is None
+        flat.write_csv(self._open_stream(), include_header=first)
+
     def _write_lines(self, lines: pl.Series) -> None:
         if not lines.len():
             return
@@ -189,6 +231,16 @@ class ShardWriter(AtomicOutput):
         """Finish the file and move it into place; returns the final path."""
         if self._closed:
             return self.path
+        try:
+            with writing(self.path):
+                self._finish()
+            self._closed = True
+            return self._file.commit()
+        except BaseException:  # a full disk while flushing: leave nothing half-written
+            self.abort()
+            raise
+
+    def _finish(self) -> None:
         if self.kind == "parquet":
             if self._parquet is None:
                 empty = CANONICAL_SCHEMA.empty_table() if self.format.name == "canonical" else None
@@ -200,17 +252,15 @@ class ShardWriter(AtomicOutput):
             stream = self._open_stream()
             if self.kind == "json":
                 stream.write(b"\n]\n")
-            elif self.rows:
+            elif self.rows and self.kind == "jsonl":
                 stream.write(b"\n")
             stream.close()
-        self._closed = True
-        return self._file.commit()
 
     def abort(self) -> None:
         """Drop the temporary file; the target (if any) is left untouched."""
-        if self._parquet is not None:
-            self._parquet.close()
-        if self._stream is not None:
-            self._stream.close()
+        for handle in (self._parquet, self._stream):
+            if handle is not None:
+                with contextlib.suppress(OSError):  # the error being handled already says why
+                    handle.close()
         self._closed = True
         self._file.discard()

@@ -8,6 +8,7 @@ Existing entries in ``dataset_info.json`` are kept; the file is replaced atomica
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class LlamaFactoryWriter(AtomicOutput):
             raise FormatError(f"{folder}: llamafactory output is a folder, not a file")
         self.name = name or self.folder.name
         self.formatting = formatting
+        self._created = not self.folder.exists()  # then abort leaves no empty folder behind
         self.path = self.folder / f"{self.name}.jsonl"
         # meta stays one text field: LLaMA-Factory loads with `datasets`, which needs one
         # type per column, and spread meta keys may differ between rows
@@ -59,6 +61,11 @@ class LlamaFactoryWriter(AtomicOutput):
             pl.col("label").is_not_null().any().alias("kto"),
         ).row(0, named=True)
         self._seen = {k: bool(self._seen[k] or seen[k]) for k in self._seen}
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Message fields the data file could not hold -> records that lost them."""
+        return self._data.dropped
 
     def entry(self) -> dict[str, Any]:
         s = self._seen
@@ -98,3 +105,6 @@ class LlamaFactoryWriter(AtomicOutput):
 
     def abort(self) -> None:
         self._data.abort()
+        if self._created:
+            with contextlib.suppress(OSError):  # only succeeds while the folder is empty
+                self.folder.rmdir()

@@ -5,7 +5,11 @@
 * ``kto``: conversational ``prompt`` / ``completion`` / ``label`` (+ ``tools``)
 
 Message fields no record uses (e.g. ``tool_calls`` in a plain chat set) are dropped so
-chat templates do not see keys full of nulls.
+chat templates do not see keys full of nulls. Tool-call ``arguments`` are objects here
+(``datasets.Json``: stored as JSON text, read back as dicts), because chat templates apply
+``tojson`` to them: given the JSON *text* the OpenAI API uses, a Qwen2.5-style template
+renders ``"arguments": "{\"systolic\": 150}"``, encoded twice. Files in the OpenAI format
+keep arguments as text, as that format defines them.
 """
 
 from __future__ import annotations
@@ -47,4 +51,19 @@ def to_trl_dataset(df: pl.DataFrame, kind: str = "sft") -> Any:
         if pairs.len():
             raise capacity_error("trl sft", "preference or KTO records", pairs, "Use kind='dpo' or kind='kto'.")
     enc = get(KINDS[kind]).from_canonical(df, style="conversational")
-    return datasets.Dataset(_prune(enc.frame).to_arrow())
+    dataset = datasets.Dataset(_prune(enc.frame).to_arrow())
+    features = _arguments_as_json(dataset.features.copy(), datasets.Json)
+    return dataset.cast(features) if features != dataset.features else dataset
+
+
+def _arguments_as_json(feature: Any, json_type: Any) -> Any:
+    """``features`` with every tool call's ``function.arguments`` typed as JSON objects."""
+    if isinstance(feature, dict):
+        for key, value in feature.items():
+            if key == "function" and isinstance(value, dict) and "arguments" in value:
+                value["arguments"] = json_type()
+            else:
+                _arguments_as_json(value, json_type)
+    elif hasattr(feature, "feature"):  # List / LargeList / Sequence
+        _arguments_as_json(feature.feature, json_type)
+    return feature

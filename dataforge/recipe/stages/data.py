@@ -32,7 +32,7 @@ class Data(Stage):
 
     def run(self, ctx: StageContext, out: Path) -> dict[str, Any]:
         from ...compose import split
-        from ...formats.api import iter_load
+        from ...formats.api import iter_load, write
         from ...ops.chain import iter_apply
         from ...rejects import RejectedWriter
         from ...schemas import empty_table
@@ -75,8 +75,10 @@ class Data(Stage):
             else [("train", kept)]
         )
         for part_name, frame in parts:
-            frame.write_parquet(out / f"{part_name}.parquet", compression="zstd")
+            write(frame, out / f"{part_name}.parquet")  # canonical Parquet; a full disk names the file
             artifacts[part_name] = f"{part_name}.parquet"
             stats[f"{part_name}_rows"] = frame.height
         ctx.log(f"[data] kept {kept.height}, rejected {stats['rejected']}")
+        for warning in dict.fromkeys(w for s in stats["ops"] for w in s.get("warnings", {})):
+            ctx.log(f"[data] warning: {warning}")
         return {"stats": stats, "artifacts": artifacts}

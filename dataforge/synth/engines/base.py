@@ -69,11 +69,26 @@ class GenerationRequest:
 
 @dataclass
 class Generation:
+    """One sample. ``tool_calls`` holds the calls a server returned as structured data
+    (canonical shape: ``{"id", "name", "arguments"}`` with arguments as JSON text); engines
+    that only produce text leave it None and any call stays in ``text``."""
+
     text: str
     finish_reason: str = "stop"  # "stop" | "length" | "error"
     completion_tokens: int = 0
     cached: bool = False
     error: str | None = None
+    tool_calls: list[dict[str, str]] | None = None
+
+
+def drop_incomplete_char(text: str) -> str:
+    """``text`` without the U+FFFD a decoder writes for a multi-byte character that the
+    token limit cut in half (a Chinese character is 3 UTF-8 bytes, often 2-3 tokens).
+
+    Every engine applies it to generations that end at ``max_new_tokens``
+    (``finish_reason == "length"``), so no sample ends in a replacement character.
+    """
+    return text.rstrip("\ufffd")
 
 
 def request_seed(request: GenerationRequest, seed: int, sample: int) -> int:

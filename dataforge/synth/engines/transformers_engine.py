@@ -32,7 +32,7 @@ from ... import models
 from ...errors import ConfigError
 from ...chat_template import to_hf_conversation
 from . import register_engine
-from .base import Engine, Generation, GenerationParams, GenerationRequest, request_seed
+from .base import Engine, Generation, GenerationParams, GenerationRequest, drop_incomplete_char, request_seed
 
 #: Files whose bytes decide what the model outputs (architecture, tokenizer, chat template).
 _CONTENT_FILES = (
@@ -268,4 +268,4 @@ class TransformersEngine(Engine):
             return Generation(text[:min(cuts)], finish_reason="stop", completion_tokens=end)
         if end < len(tokens) and tokens[end] in self.eos_ids:
             return Generation(text, finish_reason="stop", completion_tokens=end + 1)
-        return Generation(text, finish_reason="length", completion_tokens=end)
+        return Generation(drop_incomplete_char(text), finish_reason="length", completion_tokens=end)

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dataforge.cli.formats  # noqa: F401  (registers convert/inspect/schema on the app)
+import dataforge.cli.ops  # noqa: F401  (registers apply)
 from dataforge.cli.app import app
 from dataforge.formats.api import load
 from dataforge.rejects import read_rejected
@@ -22,7 +23,7 @@ runner = CliRunner()
 
 
 def cli(*args: str) -> "object":
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "400"})
 
 
 @pytest.mark.parametrize(
@@ -99,11 +100,11 @@ def test_inspect_shows_format_counts_and_a_record() -> None:
     for text in ("sharegpt", "with_tools", "check_blood_pressure", "turns", "assistant", "record "):
         assert text in res.output
     res = cli("inspect", DEMO / "dpo_pairs.jsonl", "--json")
-    summary = json.loads(res.output)
+    summary = json.loads(res.stdout)  # progress goes to stderr
     assert (summary["format"], summary["pairs"], summary["rows"]) == ("preference", 4, 4)
     assert summary["with_cjk"] == 2
     res = cli("inspect", DEMO / "kto_feedback.jsonl", "--json")
-    summary = json.loads(res.output)
+    summary = json.loads(res.stdout)
     assert (summary["kto_desirable"], summary["kto_undesirable"]) == (2, 2)
 
 
@@ -116,3 +117,21 @@ def test_schema_command() -> None:
     assert res.exit_code == 0 and json.loads(res.output)["title"].startswith("OpenAI")
     res = cli("schema", "nope")
     assert res.exit_code == 2 and "unknown format" in res.output
+
+
+def test_keys_that_are_not_kept_are_warnings_in_convert_inspect_and_apply(tmp_path: Path) -> None:
+    src = tmp_path / "turns.jsonl"
+    src.write_text(json.dumps({"conversations": [{"from": "human", "value": "你好", "weight": 0},
+                                                 {"from": "gpt", "value": "您好", "weight": 1}], "label": True},
+                              ensure_ascii=False) + "\n", encoding="utf-8")
+    expected = ["warning: conversations[].weight: the sharegpt format has no field for this nested key",
+                "warning: label: the sharegpt format does not read this key; its values are kept in meta"]
+    for args in (("convert", src, tmp_path / "a.parquet"), ("inspect", src),
+                 ("apply", src, tmp_path / "b.parquet", "--op", "normalize")):
+        res = cli(*args)
+        assert res.exit_code == 0 and all(w in res.output for w in expected), res.output
+    named = tmp_path / "named.jsonl"
+    named.write_text(json.dumps({"messages": [{"role": "user", "content": "hi", "name": "bob"},
+                                              {"role": "assistant", "content": "hello"}]}) + "\n", encoding="utf-8")
+    res = cli("convert", named, tmp_path / "named_sharegpt.jsonl", "--to", "sharegpt")
+    assert "warning: messages[].name: the sharegpt format has no place for it; left out of 1 record(s)" in res.output

@@ -205,7 +205,8 @@ def test_trl_datasets() -> None:
     assert sft.column_names == ["messages", "tools"]
     assert [m["role"] for m in sft[0]["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
     call = sft[0]["messages"][2]["tool_calls"][0]
-    assert call["type"] == "function" and json.loads(call["function"]["arguments"]) == {"systolic": 150, "diastolic": 95}
+    # arguments are objects for chat templates (tojson), not the OpenAI API's JSON text
+    assert call["type"] == "function" and call["function"]["arguments"] == {"systolic": 150, "diastolic": 95}
     assert isinstance(json.loads(sft[0]["tools"]), list)
     dpo = to_trl_dataset(load(DEMO / "dpo_pairs.jsonl").records, "dpo")
     assert dpo.column_names == ["prompt", "chosen", "rejected"]
@@ -238,3 +239,72 @@ def test_canonical_jsonl_is_detected_and_lossless(tmp_path: Path) -> None:
     out = write(res.records, tmp_path / "c.jsonl", "canonical")
     assert detect_format(out) == "canonical"
     assert load(out).records.equals(res.records)  # source included: canonical files carry it
+
+
+KTO_DEMO = [  # LLaMA-Factory's own KTO layout (data/kto_en_demo.json): messages + label
+    {"messages": [{"content": "Which is the best summary of this article?", "role": "user"},
+                  {"content": " Ooh ooh ah ah! *giggle* D! Science/Tech!", "role": "assistant"}], "label": True},
+    {"messages": [{"content": "你好，请介绍一下北京。", "role": "user"}, {"content": "不知道。", "role": "assistant"},
+                  {"content": "再想想？", "role": "user"}, {"content": "北京是中国的首都。", "role": "assistant"}],
+     "label": False},
+]
+
+
+def test_llamafactory_kto_layout_is_read_detected_and_by_name_and_written_back(tmp_path: Path) -> None:
+    src = tmp_path / "kto_en_demo.json"
+    src.write_text(json.dumps(KTO_DEMO, ensure_ascii=False, indent=2), encoding="utf-8")
+    assert detect_format(src) == "kto"
+    for fmt in (None, "kto"):
+        res = load(src, fmt)
+        assert (res.format, res.stats["variant"], res.rejected.height) == ("kto", "messages", 0)
+        assert res.records["label"].to_list() == [True, False] and res.records["meta"].to_list() == [None, None]
+        assert [len(m) for m in res.records["messages"].to_list()] == [2, 4]
+    back = write(res.records, tmp_path / "back.json", "kto", style="messages")
+    assert json.loads(back.read_text(encoding="utf-8")) == [
+        {"messages": [{k: m[k] for k in ("role", "content")} for m in r["messages"]], "label": r["label"]} for r in KTO_DEMO
+    ]
+    folder = tmp_path / "lf"
+    with open_writer(folder, "llamafactory", name="kto_demo") as writer:
+        writer.write(res.records)
+    entry = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))["kto_demo"]
+    assert entry["columns"]["kto_tag"] == "kto_tag"
+    assert load(folder / "kto_demo.jsonl").records["label"].to_list() == [True, False]
+
+
+def test_input_keys_no_field_keeps_are_listed_for_every_format(tmp_path: Path) -> None:
+    """Nested keys with no canonical field, and keys named like a record field that the
+    format does not read (their values only reach meta), are reported, not silent."""
+    from dataforge.formats.api import read_warnings
+
+    openai = tmp_path / "forced.jsonl"
+    openai.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in KTO_DEMO), encoding="utf-8")
+    res = load(openai, "openai")
+    assert res.stats["unread_fields"] == ["label"] and res.records["meta"].to_list() == ['{"label":true}', '{"label":false}']
+    assert "label: the openai format does not read this key" in read_warnings(res.stats, "openai")[0]
+    alpaca = tmp_path / "alpaca.jsonl"
+    alpaca.write_text(json.dumps({"instruction": "天气？", "output": "晴", "tools": "[]", "history": []},
+                                 ensure_ascii=False) + "\n", encoding="utf-8")
+    assert load(alpaca).stats["unread_fields"] == ["tools"]
+    sharegpt = tmp_path / "weights.json"
+    sharegpt.write_text(json.dumps([{"conversations": [{"from": "human", "value": "你好", "weight": 0},
+                                                       {"from": "gpt", "value": "您好", "weight": 1, "lang": "zh"}]}],
+                                   ensure_ascii=False), encoding="utf-8")
+    res = load(sharegpt)
+    assert res.stats["ignored_fields"] == ["conversations[].lang", "conversations[].weight"]
+    assert all("has no field for this nested key" in w for w in read_warnings(res.stats, "sharegpt"))
+
+
+def test_message_fields_a_format_cannot_hold_are_counted_when_written(tmp_path: Path) -> None:
+    df = from_dicts([
+        {"messages": [message("user", "查天气", name="小明"),
+                      message("assistant", None, tool_calls=[{"id": "c1", "name": "weather", "arguments": "{}"}]),
+                      message("tool", "晴", tool_call_id="c1"), message("assistant", "晴天")]},
+        {"messages": [message("user", "hi", name="bob"), message("assistant", "hello")]},
+        {"messages": [message("user", "plain"), message("assistant", "text")]},
+    ])
+    with open_writer(tmp_path / "out.jsonl", "sharegpt") as writer:
+        writer.write(df)
+    assert writer.dropped == {"name": 2, "tool_call_id": 1, "tool_calls.id": 1}
+    with open_writer(tmp_path / "out2.jsonl", "openai") as writer:
+        writer.write(df)
+    assert writer.dropped == {}

@@ -60,6 +60,11 @@ CASES: dict[str, tuple[str | None, Any, str | None, str]] = {
     "role_order_alternation": ("sharegpt", sg(("human", "a"), ("human", "b"), ("gpt", "c")), "conversations[1].from", "expected an assistant turn"),
     "role_order_tool": ("sharegpt", sg(("human", "a"), ("observation", "b"), ("gpt", "c")), "conversations[1].from", "tool result"),
     "role_order_end": ("sharegpt", sg(("human", "a"), ("gpt", "b"), ("human", "c")), "conversations[2].from", "end with an assistant turn"),
+    "too_deep": ("sharegpt", '{"conversations": ' + "[" * 150 + "]" * 150 + "}", "conversations", "deeper than 100 levels"),
+    "invalid_json_nan": ("sharegpt", json.dumps(GOOD_SG, ensure_ascii=False)[:-1] + ', "score": NaN}', None,
+                         "NaN is not valid JSON"),
+    "invalid_json_surrogate": ("sharegpt", '{"conversations": [{"from": "human", "value": "半个\\ud83d"}, {"from": "gpt", "value": "x"}]}',
+                               "conversations[0].value", "lone UTF-16 surrogate \\ud83d"),
     "role_order_system": ("sharegpt", sg(("human", "a"), ("system", "b"), ("gpt", "c")), "conversations[1].from", "system"),
 }
 

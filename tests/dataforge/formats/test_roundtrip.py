@@ -120,3 +120,26 @@ def test_canonical_format_canonical_is_identity(fmt: str, tmp_path_factory: pyte
         assert records(back.select(keep)) == records(df.select(keep))
 
     prop()
+
+
+@pytest.mark.parametrize("ext", [".jsonl", ".json"])
+@pytest.mark.parametrize("bad_row", [False, True])
+def test_meta_keeps_each_rows_key_order(ext: str, bad_row: bool, tmp_path: Path) -> None:
+    """Rows with different extra keys (hypothesis found it): the shard's column order is
+    the order keys first appear, yet each row's meta must come back in its own order, on
+    the Arrow path, the JSON array path and the line-by-line path (a broken row)."""
+    metas = ['{"x_b":1}', '{"x_a":1,"x_b":2}', '{"x_c":true,"x_a":"三"}']
+    rows = [
+        {"messages": [message("user", "问")], "chosen": [message("assistant", "好")],
+         "rejected": [message("assistant", "坏")], "meta": m}
+        for m in metas
+    ]
+    out = tmp_path / f"pairs{ext}"
+    write(from_dicts(rows), out, "preference")
+    if bad_row:
+        text = out.read_text(encoding="utf-8")
+        out.write_text(text.replace("\n", '\n{"prompt": 3}\n', 1) if ext == ".jsonl"
+                       else text.replace("[\n", '[\n{"prompt": 3},\n', 1), encoding="utf-8")
+    res = load(out)
+    assert res.records["meta"].to_list() == metas
+    assert res.rejected.height == int(bad_row)

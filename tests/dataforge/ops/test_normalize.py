@@ -33,11 +33,52 @@ def test_fullwidth_modes_en_and_zh():
 
 def test_control_characters_removed_but_joiners_kept():
     family = "👨\u200d👩\u200d👧"
-    assert norm("a\x00b\x07c\u200bd\ufeffe\u00adf\x85g") == "abcdef\ng"
+    # a control never glues its neighbours together; invisible format characters go
+    assert norm("a\x00b\x07c\u200bd\ufeffe\u00adf\x85g") == "a b cdef\ng"
+    assert norm("第一行\x0b第二行\x0c第三页\x1fend") == "第一行\n第二行\n第三页 end"
     assert norm(f"家庭{family}") == f"家庭{family}"
     assert norm("a\x00b", remove_control=False) == "a\x00b"
     # noncharacters never survive: they are the sentinels of kept full-width characters
     assert norm("x\ufdd0\ufdd1y，") == "xy，"
+
+
+def test_bidi_overrides_removed_marks_and_script_format_characters_kept():
+    # Trojan-source style: what is stored must be what a reader sees
+    assert norm("access\u202e \u2066level\u2069\u202c = admin") == "access level = admin"
+    hebrew = "\u200fשלום, C++\u200e!"
+    assert norm(hebrew) == hebrew  # RLM/LRM cannot reorder strong text; RTL display needs them
+    arabic_year = "\u0600\u0661\u0669\u0669\u0669"  # Arabic number sign spans the digits after it
+    assert norm(arabic_year) == arabic_year
+
+
+def test_joiners_kept_inside_words_and_emoji_only():
+    persian = "می\u200cخواهم"  # ZWNJ keeps the prefix visually apart
+    devanagari = "क्\u200dष"  # ZWJ asks for the half form
+    flag = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"  # England: tags after a black flag
+    rainbow = "🏳\ufe0f\u200d🌈"
+    for text in (persian, devanagari, flag, rainbow):
+        assert norm(text) == text
+    assert norm("\u200dhello\u200c world \u200d") == "hello world"
+    assert norm("a\U000e0067b") == "ab"  # a stray tag character is invisible noise
+
+
+def test_the_rule_covers_every_control_and_format_character():
+    """docs/ops/cleaning.md: each Cc/Cf character of the Unicode database is in exactly one
+    class of CONTROL_RULE, and behaves as its class says when alone between two letters."""
+    import sys
+
+    from dataforge.ops.normalize import CONTROL_RULE
+
+    classes = {ch: name for name, chars in CONTROL_RULE.items() for ch in chars}
+    assert sum(len(chars) for chars in CONTROL_RULE.values()) == len(classes)  # no overlap
+    every = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cf")]
+    assert not [f"U+{ord(c):04X}" for c in every if c not in classes]
+    texts = pl.Series([f"a{ch}b" for ch in classes])
+    out = dict(zip(classes, pl.select(normalize_text(pl.lit(texts))).to_series().to_list()))
+    expected = {"newline": "a\nb", "whitespace": "a b", "space": "a b", "removed": "ab",
+                "kept in emoji tag sequences": "ab"}
+    for ch, name in classes.items():
+        assert out[ch] == expected.get(name, f"a{ch}b"), (f"U+{ord(ch):04X}", name, out[ch])
 
 
 def test_whitespace_collapse_keeps_code_indentation():
@@ -77,7 +118,9 @@ def test_empty_table_and_bad_config():
 
 _chars = st.sampled_from(
     list("ab Z9,.!，。！？ＡＢ１２　\t\n\r你好カﾀｶﾅ") + ["\x00", "\u200b", "\u200d", "\ufeff", "\u0301", "\u00a8",
-                                                     "\u2028", "\x85", "ﬁ", "①", "e\u0301", "\ufdd0", "  "]
+                                                     "\u2028", "\x85", "ﬁ", "①", "e\u0301", "\ufdd0", "  ",
+                                                     "\x0b", "\x0c", "\u202e", "\u200c", "\u200f", "👨",
+                                                     "\U000e0067", "🏴", "\ufe0f", "\u0600"]
 )
 _text = st.lists(_chars, max_size=30).map("".join)
 _params = st.fixed_dictionaries({

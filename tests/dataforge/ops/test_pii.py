@@ -245,3 +245,21 @@ def test_ner_model_masks_people_and_places_when_installed():
     assert "John Smith" not in first and "Paris" not in first and "<EMAIL_1>" in first
     assert "<PERSON_1>" in first and "<PERSON_1>" in second and "<LOCATION_1>" in first
     assert result.stats["entities"]["PERSON"] == 2
+
+
+@pytest.mark.parametrize("engine", ["fast", "presidio"])
+def test_fullwidth_pii_is_found_after_normalize_and_the_original_span_is_masked(engine):
+    """Detection sees NFKC-folded text; the mask covers the original characters.
+    normalize (default keep_punctuation) leaves ＠ and ． full-width, so the email
+    survived both ops before."""
+    from dataforge.ops.chain import apply
+    from dataforge.pii.fold import fold_for_detection
+
+    text = "我的邮箱是ｔｅｓｔ＠ｅｘａｍｐｌｅ．ｃｏｍ，电话１３８００１３８０００。Mail ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｏｒｇ ok"
+    df = from_dicts([{"messages": [message("user", text), message("assistant", "好的")]}])
+    for chain in (["normalize", {"op": "pii.mask", "engine": engine}], [{"op": "pii.mask", "engine": engine}]):
+        out = apply(df, chain)
+        assert _contents(out.kept)[0][0] == "我的邮箱是<EMAIL>，电话<PHONE>。Mail <EMAIL> ok"
+    folded = fold_for_detection(pl.Series([text, "ﬁ①"]))
+    assert folded.str.len_chars().to_list() == [len(text), 2]  # offsets stay put
+    assert folded[0].startswith("我的邮箱是test@example.com,电话13800138000。")

@@ -226,6 +226,59 @@ def test_luhn_invalid_numbers_are_never_flagged_in_any_format(find):
             assert find(text) == set(), text
 
 
+@pytest.mark.parametrize("shape", ["plain", "4-4-4-4", "amex"])
+@pytest.mark.parametrize("body", ["37828224631000", "34000000000000", "411111111111111", "62220212345678901"])
+def test_card_shaped_luhn_invalid_numbers_are_nothing_at_all(find, body, shape):
+    """Not a card (Luhn fails), and not a phone either: a 15-digit number starting 37 is a
+    mistyped Amex, not a German landline (presidio's regions read it as one)."""
+    valid = luhn_complete(body)
+    number = body + str((int(valid[-1]) + 1) % 10)
+    if shape == "4-4-4-4":
+        number = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    elif shape == "amex":
+        number = f"{number[:4]} {number[4:10]} {number[10:]}"  # 4-6-5 (4-6-N for the others)
+    for text in [f"Reference number {number} is on the receipt.", f"单号{number}，请核对。",
+                 f"The tracking code was {number}, not mine."]:
+        assert find(text) == set(), text
+
+
+def test_a_phone_number_is_masked_whole_or_not_at_all(find):
+    # +1 with an unassigned area code: invalid as a whole, so "556 852 1066" inside it
+    # (a valid national number in some region) must not be found either
+    for text in ["The number +1 556 852 1066 on the flyer never answers.", "传单上的+1 911 624 5088打不通。",
+                 "call 001 556 852 1066 now"]:
+        assert not any(e == "PHONE_NUMBER" for e, _ in find(text)), text
+    assert not any(e == "PHONE_NUMBER" for e, _ in find("ref 6222 021234 56789013"))  # part of a longer number
+    assert ("PHONE_NUMBER", "+1 415 555 2671") in find("Call +1 415 555 2671 now.")
+    assert ("PHONE_NUMBER", "001 415 555 2671") in find("Call 001 415 555 2671 now.")
+    two = find("Call 415-555-2671 or 212-555-0187.")
+    assert {v for e, v in two if e == "PHONE_NUMBER"} == {"415-555-2671", "212-555-0187"}
+
+
+def test_phone_regions_follow_the_text_language(find):
+    """English text is read with English-speaking regions, Chinese text with Chinese ones;
+    a number with its country code is found in both."""
+    en = find("London 020 7946 0958, Toronto (416) 555-0123, Munich 089 12345678.")
+    assert {v for e, v in en if e == "PHONE_NUMBER"} == {"020 7946 0958", "(416) 555-0123"}
+    assert ("PHONE_NUMBER", "+49 89 12345678") in find("Munich +49 89 12345678.")
+    zh = find("座机010-65529988，香港电话2345 6789，伦敦+44 20 7946 0958。")
+    assert {v for e, v in zh if e == "PHONE_NUMBER"} == {"010-65529988", "2345 6789", "+44 20 7946 0958"}
+
+
+def test_phone_regions_option_replaces_the_language_default():
+    import polars as pl
+
+    from dataforge.ops.pii import PiiMask
+    from dataforge.schemas.record import from_dicts, message
+
+    records = from_dicts([{"id": "a", "messages": [message("user", "Munich 089 12345678, London 020 7946 0958.")]}])
+    default = PiiMask()(records).kept["messages"][0][0]["content"]
+    german = PiiMask(phone_regions=["DE"])(records).kept["messages"][0][0]["content"]
+    assert default == "Munich 089 12345678, London <PHONE>."
+    assert german == "Munich <PHONE>, London 020 7946 0958."
+    assert isinstance(records, pl.DataFrame)
+
+
 def test_ip_url_iban_in_english_and_chinese(find):
     en = find("Host 10.0.0.12 and 2001:db8::8a2e:370:7334 serve https://www.example.com/a to "
               "pay DE89 3704 0044 0532 0130 00.")

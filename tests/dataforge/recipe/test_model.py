@@ -58,6 +58,36 @@ def test_invalid_yaml_is_located(tmp_path):
         load_recipe(path)
 
 
+def test_a_duplicate_key_is_refused_with_both_lines(tmp_path):
+    """YAML keeps the last of two equal keys silently; a recipe must say one thing."""
+    (tmp_path / "x.jsonl").write_text("", encoding="utf-8")
+    path = _write(
+        tmp_path,
+        "name: 甲\n"
+        "data:\n"
+        "  inputs:\n"
+        "    - path: x.jsonl\n"
+        "  ops: [normalize]\n"
+        "  ops: [dedup.exact]\n"
+        "  split: {test_ratio: 0.1, test_ratio: 0.2}\n"
+        "name: 乙\n",
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert str(info.value).splitlines()[1:] == [
+        f"{path}:6: duplicate key 'ops' (first at line 5)",
+        f"{path}:7: duplicate key 'test_ratio' (first at line 7)",
+        f"{path}:8: duplicate key 'name' (first at line 1)",
+    ]
+
+
+def test_an_op_string_that_is_not_valid_yaml_is_located(tmp_path):
+    (tmp_path / "x.jsonl").write_text("", encoding="utf-8")
+    path = _write(tmp_path, "name: t\ndata:\n  inputs: [{path: x.jsonl}]\n  ops:\n    - 'filter.length:max_record=[1,2'\n")
+    with pytest.raises(RecipeError, match=r"recipe.yaml:5: data.ops.0: .*'max_record' is not valid YAML"):
+        load_recipe(path)
+
+
 def test_bad_run_name_and_ratio(tmp_path):
     path = _write(
         tmp_path,

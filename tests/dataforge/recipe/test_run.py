@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jsonschema
 import polars as pl
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from dataforge.cli.app import app
 from dataforge.cli.main import _load_commands
 from dataforge.outputs import MARKER
 from dataforge.rejects import read_rejected
+from dataforge.recipe.schema_files import generated
 from dataforge.recipe import RecipeRunner, load_recipe, stages
 
 REPO = Path(__file__).resolve().parents[3]
@@ -65,6 +67,7 @@ def test_recipe_cleans_splits_evaluates_and_resumes(recipe_file: Path, tmp_path:
     predictions = pl.read_parquet(eval_run / "predictions.parquet")
     assert predictions.height == 3 and predictions["prediction"].str.len_chars().min() > 0
     manifest = yaml.safe_load((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    jsonschema.validate(manifest, generated()["manifest.schema.json"])  # the published schema holds
     assert [s["name"] for s in manifest["stages"]] == ["data", "eval"]
     scores = manifest["stages"][1]["stats"]["metrics"]
     assert set(scores) == {"bleu", "distinct", "ppl", "exact_match"} and scores["ppl"] > 1

@@ -172,3 +172,18 @@ def test_fingerprint_follows_model_content_not_its_path(engine, smollm_path, tmp
 
     assert engine.fingerprint() == f"transformers:{model_fingerprint(smollm_path)}:float32"
     assert smollm_path not in engine.fingerprint()
+
+
+def test_a_chinese_character_cut_by_the_token_limit_is_dropped_not_replaced(engine):
+    """The real tokenizer splits a Chinese character over several byte tokens; a length
+    cut between them must not leave U+FFFD at the end (issue 15, item 6)."""
+    ids = engine.tokenizer("北京是中国的首都，历史悠久。", add_special_tokens=False)["input_ids"]
+    params = GenerationParams(max_new_tokens=len(ids))
+    cut_mid_character = [k for k in range(1, len(ids)) if engine.tokenizer.decode(ids[:k]).endswith("\ufffd")]
+    assert cut_mid_character  # the case exists with this tokenizer
+    for k in range(1, len(ids)):
+        generation = engine._to_generation(ids[:k], params)
+        assert generation.finish_reason == "length" and not generation.text.endswith("\ufffd")
+        assert "北京是中国的首都，历史悠久。".startswith(generation.text)
+    text = engine.generate([ask("请用中文介绍一下北京。")], GenerationParams(max_new_tokens=5))[0][0].text
+    assert not text.endswith("\ufffd")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import bert_score
 import pytest
 
-from evalkit.metrics import MetricInputs, get_metric
+from evalkit.metrics import MetricInputs, MetricRefused, get_metric
 
 pytestmark = pytest.mark.slow  # every test loads the MiniLM encoder
 
-CANDS = ["The cat sat on the mat.", "A dog runs in the park.", "猫坐在垫子上。", "Quantum physics"]
-REFS = ["A cat was sitting on the mat.", "The dog is running in a park.", "猫在垫子上坐着。", "I like pizza"]
+CANDS = ["The cat sat on the mat.", "A dog runs in the park.", "Birds can fly.", "Quantum physics"]
+REFS = ["A cat was sitting on the mat.", "The dog is running in a park.", "Most birds fly.", "I like pizza"]
 INPUTS = MetricInputs(predictions=CANDS, references=REFS)
+ZH_CANDS = ["猫坐在垫子上。", "北京是中国的首都。"]
+ZH_REFS = ["猫在垫子上坐着。", "中国的首都是北京。"]
 
 
 def direct(minilm_path, **kwargs):
@@ -68,3 +70,25 @@ def test_rescale_only_with_a_baseline_file(minilm_path, tmp_path):
         direct(minilm_path, rescale_with_baseline=True, baseline_path=str(baseline), lang="en"),
     )
     assert "rescale:minilm.tsv" in result.signature
+
+
+def test_chinese_references_are_refused_with_the_english_default(minilm_path):
+    """No PyPI package ships a Chinese/multilingual encoder bert-score can load offline
+    (docs/metrics.md): the English default must not silently score Chinese."""
+    chinese = MetricInputs(predictions=ZH_CANDS, references=ZH_REFS)
+    with pytest.raises(MetricRefused, match="English-only"):
+        get_metric("bertscore")(chinese)
+    # naming an encoder (here MiniLM itself, knowingly) is the user's decision: equal to bert_score
+    named = get_metric("bertscore")(chinese, model="all-minilm-l6-v2")
+    _, _, f = bert_score.score(ZH_CANDS, ZH_REFS, model_type=minilm_path, num_layers=6, nthreads=0)
+    assert named.per_example == pytest.approx(f.tolist(), abs=1e-6)
+    assert named.signature.startswith("model:all-minilm-l6-v2|")
+    assert get_metric("bertscore")(chinese, lang="en").score == pytest.approx(named.score)
+
+
+def test_multiple_references_take_bert_scores_maximum(minilm_path):
+    refs = [[REFS[0], "A cat on a mat."], [REFS[1]], [REFS[2], "Birds fly.", "Fish swim."], [REFS[3]]]
+    result = get_metric("bertscore")(MetricInputs(predictions=CANDS, references=refs))
+    p, r, f = bert_score.score(CANDS, refs, model_type=minilm_path, num_layers=6, nthreads=0)
+    assert result.per_example == pytest.approx(f.tolist(), abs=1e-6)
+    assert result.extra["precision"] == pytest.approx(float(p.mean()), abs=1e-6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sacrebleu.metrics import BLEU
 
-from evalkit.metrics import MetricInputs, get_metric
+from evalkit.metrics import MetricInputs, MetricRefused, get_metric
 
 EN_HYPS = ["The cat sat on the mat.", "A dog ran in the park!", "Hello", "Completely unrelated words"]
 EN_REFS = ["The cat is sitting on the mat.", "A dog was running in the park.", "Hello there", "Nothing here"]
@@ -13,13 +13,16 @@ ZH_HYPS = ["猫坐在垫子上。", "今天天气很好，我们去公园吧。"
 ZH_REFS = ["猫坐在了垫子上。", "今天天气不错，我们去公园。", "你好啊", "我用Python编写代码"]
 
 
-def sacrebleu_direct(hyps, refs, tokenize):
-    corpus = BLEU(tokenize=tokenize)
-    sentence = BLEU(tokenize=tokenize, effective_order=True)
+def sacrebleu_direct(hyps, refs, tokenize, **options):
+    corpus = BLEU(tokenize=tokenize, **options)
+    sentence = BLEU(tokenize=tokenize, effective_order=True, **options)
+    score = corpus.corpus_score(hyps, [refs]).score
+    signature = corpus.get_signature().format()
+    order = options.get("max_ngram_order", 4)
     return (
-        corpus.corpus_score(hyps, [refs]).score,
+        score,
         [sentence.sentence_score(h, [r]).score for h, r in zip(hyps, refs)],
-        corpus.get_signature().format(),
+        signature.replace("|version:", f"|ngram:{order}|version:"),
     )
 
 
@@ -53,7 +56,7 @@ def test_rows_without_reference_are_left_out():
     score, per_example, _ = sacrebleu_direct([EN_HYPS[0], EN_HYPS[2]], [EN_REFS[0], EN_REFS[2]], "13a")
     assert result.score == score
     assert result.per_example == [per_example[0], None, per_example[1]]
-    with pytest.raises(ValueError, match="no row has a reference"):
+    with pytest.raises(MetricRefused, match="no row has a reference"):
         get_metric("bleu")(MetricInputs(predictions=["a"], references=[None]))
 
 
@@ -78,3 +81,40 @@ def test_auto_language_comes_from_the_references_not_the_predictions():
         a = get_metric(name)(MetricInputs(predictions=["北京是首都", "水沸腾了"], references=refs))
         b = get_metric(name)(MetricInputs(predictions=["Beijing is it", "water boils"], references=refs))
         assert a.signature == b.signature
+
+
+@pytest.mark.parametrize("options", [
+    {"max_ngram_order": 2}, {"max_ngram_order": 6}, {"smooth_method": "floor", "smooth_value": 0.25},
+    {"smooth_method": "add-k", "smooth_value": 2.0}, {"smooth_method": "none"}, {"lowercase": True},
+])
+def test_every_sacrebleu_option_equals_sacrebleu_and_is_in_the_signature(options):
+    result = get_metric("bleu")(MetricInputs(predictions=EN_HYPS, references=EN_REFS), **options)
+    score, per_example, sig = sacrebleu_direct(EN_HYPS, EN_REFS, "13a", **options)
+    assert result.score == score and result.per_example == per_example
+    assert result.signature == sig
+    assert f"ngram:{options.get('max_ngram_order', 4)}" in result.signature
+    if "smooth_value" in options:
+        assert f"[{options['smooth_value']:.2f}]" in result.signature
+
+
+def test_multi_reference_bleu_equals_sacrebleu():
+    """Several references per example, a varying number of them (sacrebleu pads with None)."""
+    refs = [[EN_REFS[0], "The cat sat on a mat."], [EN_REFS[1]], [EN_REFS[2], "Hello", "Hi there"], [EN_REFS[3]]]
+    result = get_metric("bleu")(MetricInputs(predictions=EN_HYPS, references=refs))
+    streams = [[r[k] if k < len(r) else None for r in refs] for k in range(3)]
+    corpus = BLEU(tokenize="13a")
+    assert result.score == corpus.corpus_score(EN_HYPS, streams).score
+    assert "nrefs:var" in result.signature and result.score > get_metric("bleu")(
+        MetricInputs(predictions=EN_HYPS, references=EN_REFS)).score
+    sentence = BLEU(tokenize="13a", effective_order=True)
+    assert result.per_example == [sentence.sentence_score(h, r).score for h, r in zip(EN_HYPS, refs)]
+    two = get_metric("bleu")(MetricInputs(predictions=EN_HYPS[:2], references=[[r, r + "!"] for r in EN_REFS[:2]]))
+    assert "nrefs:2" in two.signature
+
+
+def test_bad_options_are_refused():
+    inputs = MetricInputs(predictions=EN_HYPS, references=EN_REFS)
+    with pytest.raises(MetricRefused, match="smooth_method"):
+        get_metric("bleu")(inputs, smooth_method="laplace")
+    with pytest.raises(MetricRefused, match="bad option"):
+        get_metric("bleu")(inputs, tokenize="klingon")

@@ -17,7 +17,7 @@ TOOLS = json.dumps([{"name": "f", "parameters": {"type": "object", "properties":
 
 CASES = [
     ("bleu", {"predictions": HYPS, "references": REFS}, {"lang": "en"}),
-    ("bertscore", {"predictions": HYPS, "references": REFS}, {}),
+    ("bertscore", {"predictions": HYPS, "references": REFS}, {"lang": "en"}),
     ("ppl", {"references": REFS[:2], "prompts": ["Where is the cat?", "猫在哪里？"]}, {}),
     ("distinct", {"predictions": HYPS}, {"n": 1}),
     ("self_bleu", {"predictions": HYPS}, {"max_n": 2}),
