@@ -209,18 +209,16 @@ def _node_sketches(block: pa.Table, *, op: NearDedup, nodes: list[Any]) -> pa.Ta
     records = frame.drop(ORD, "_active", "_worth", "_bands")
     sig, _, runs = op.sketch(records)
     columns = [frame[ORD], frame["id"], frame["_worth"], _rows_of(sig, "_sig")]
-    if runs is not None:
-        shingles = pa.ListArray.from_arrays(pa.array(runs.offsets, pa.int64()).cast(pa.int32()), pa.array(runs.values))
-        columns.append(pl.Series("_shingles", pl.from_arrow(shingles)))
+    if runs is not None:  # ShingleRuns is exactly a list column's offsets and values
+        columns.append(pl.Series("_shingles", pa.LargeListArray.from_arrays(runs.offsets, runs.values)))
     return pl.DataFrame(columns).to_arrow()
 
 
 def _runs_of(column: pl.Series) -> ShingleRuns:
     """A list column of shingle hashes as :class:`ShingleRuns`."""
-    array = column.to_arrow().combine_chunks() if hasattr(column.to_arrow(), "combine_chunks") else column.to_arrow()
-    lists = pa.array(array).cast(pa.large_list(pa.uint32()))
+    lists = column.to_arrow()
     offsets = np.asarray(lists.offsets, np.int64)
-    return ShingleRuns(np.asarray(lists.values, np.uint32)[offsets[0]: offsets[-1]], offsets - offsets[0])
+    return ShingleRuns(np.asarray(lists.flatten(), np.uint32), offsets - offsets[0])
 
 
 def _linked(block: pa.Table, *, op: NearDedup) -> pa.Table:
