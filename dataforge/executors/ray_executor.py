@@ -19,6 +19,7 @@ succeeds (``dataforge.fileio.commit_folder``), so a failed run leaves nothing ha
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import tempfile
@@ -79,7 +80,12 @@ class RayRun:
 
 @contextmanager
 def _data_context() -> Iterator[None]:
-    """Ray Data settings for the run, restored afterwards (the caller's process keeps its own)."""
+    """Ray Data settings for the run, restored afterwards (the caller's process keeps its own).
+
+    Ray Data's own log lines stay in its session log file but leave the console: a
+    refusal (a bad row under ``--strict``) is one line, and a bug's traceback comes with
+    the exception itself.
+    """
     from ray.data.context import DataContext, ShuffleStrategy
 
     ctx = DataContext.get_current()
@@ -87,14 +93,25 @@ def _data_context() -> Iterator[None]:
     # a keyed repartition puts every row of a key in one block only under the hash shuffle
     ctx.shuffle_strategy = ShuffleStrategy.HASH_SHUFFLE
     ctx.enable_progress_bars = sys.stderr.isatty()
+    console = [h for h in logging.getLogger("ray.data").handlers
+               if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    levels = [h.level for h in console]
+    for handler in console:
+        handler.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
         ctx.shuffle_strategy, ctx.enable_progress_bars = saved
+        for handler, level in zip(console, levels):
+            handler.setLevel(level)
 
 
 def _user_error_in(exc: BaseException) -> UserError | None:
-    """The toolkit's refusal inside an exception Ray raised for a failed task, if any."""
+    """The toolkit's refusal inside an exception Ray raised for a failed task, if any
+    (Ray's wrapper derives from the refusal's class too, with its own long message: the
+    original is its ``cause``)."""
+    from ray.exceptions import RayError
+
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
     while stack:
@@ -102,7 +119,7 @@ def _user_error_in(exc: BaseException) -> UserError | None:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, UserError):
+        if isinstance(item, UserError) and not isinstance(item, RayError):
             return item
         stack += [getattr(item, "cause", None), item.__cause__, item.__context__]
     return None
@@ -182,6 +199,8 @@ def run(
         except Exception as exc:
             refusal = _user_error_in(exc)
             if refusal is not None:
+                # Ray Data appends its retry advice to the message; the refusal is ours alone
+                refusal.args = (str(refusal).split("\nFailed to apply", 1)[0], *refusal.args[1:])
                 raise refusal from None
             raise
     for folder in (folders.rejected, folders.kept):

@@ -232,6 +232,16 @@ def test_recipe_data_stage_on_ray(ray_local, tmp_path):
     assert outputs["ray"] == outputs["local"]
 
 
+def test_a_refusal_inside_a_task_is_one_line(ray_local, tmp_path):
+    """--strict stops at the broken line of the messy sample inside a Ray read task: the
+    user sees our one-line refusal, not Ray's wrapped traceback, and no output is left."""
+    out = tmp_path / "out"
+    res = _cli("apply", MESSY, out, "--op", "normalize", "--executor", "ray", "--strict")
+    assert res.exit_code == 2, res.output
+    assert f"{MESSY}:13: invalid_json" in res.output and "Failed to apply" not in res.output
+    assert "Traceback" not in res.output and not out.exists() and not rejected_folder(out).exists()
+
+
 def test_unreachable_address_is_a_one_line_error(tmp_path):
     out = tmp_path / "out"
     res = _cli("apply", MESSY, out, "--op", "normalize", "--executor", "ray", "--ray-address", "127.0.0.1:1")
