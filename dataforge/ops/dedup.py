@@ -54,9 +54,9 @@ def _has_text(text: pl.Expr) -> pl.Expr:
 EXACT_KEY = ["_h1", "_h2"]
 
 
-def first_of_each_key(id_column: str = "id") -> pl.Expr:
-    """For rows in input order: null for the first row of each key, else that row's id."""
-    return pl.when(pl.int_range(pl.len()).over(EXACT_KEY) > 0).then(pl.col(id_column).first().over(EXACT_KEY))
+def first_of_each_key() -> pl.Expr:
+    """For rows in input order: null for the first row of each key, else that first row's id."""
+    return pl.when(pl.int_range(pl.len()).over(EXACT_KEY) > 0).then(pl.col("id").first().over(EXACT_KEY))
 
 
 @register_op
