@@ -1,9 +1,10 @@
 """The recipe file: a pydantic model, and YAML loading whose errors name the file line.
 
 A recipe is the whole loop in one YAML file. Stages present today: ``data`` (read any
-supported format, run an op chain, split train/test), ``synth`` (synthesis steps in
-order: augment, distill, best-of-K, judge filter; see docs/synthesis.md) and ``eval``
-(generate with a model and score with evalkit metrics). Training stages join when the back-end issue lands; an
+supported format, run an op chain locally or on Ray, split train/test), ``synth``
+(synthesis steps in order: augment, distill, best-of-K, judge filter; see
+docs/synthesis.md) and ``eval`` (generate with a model and score with evalkit metrics).
+Training stages join when the back-end issue lands; an
 unknown top-level key is an error, never silently ignored.
 
 .. code-block:: yaml
@@ -17,6 +18,7 @@ unknown top-level key is an error, never silently ignored.
         - normalize
         - {op: dedup.near, threshold: 0.7}
       split: {test_ratio: 0.2, seed: 0}
+      executor: {kind: ray}      # optional; default local
     eval:
       data: test
       metrics: [bleu, distinct]
@@ -26,10 +28,10 @@ unknown top-level key is an error, never silently ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import UnknownNameError, UserError
 from ..synth.engines.base import GenerationParams
@@ -52,6 +54,22 @@ class SplitSpec(_Strict):
     stratify: str | None = Field("source", description="column to stratify by, or null")
 
 
+class ExecutorSpec(_Strict):
+    """Where the data stage's op chain runs; the output is the same either way."""
+
+    kind: Literal["local", "ray"] = Field("local", description="local: one process; ray: Ray Data (the `ray` extra)")
+    address: str | None = Field(
+        None, description="ray: the cluster, `auto` (the one this machine joined) or host:port; default a local runtime"
+    )
+    num_cpus: int | None = Field(None, gt=0, description="ray: CPUs of the local runtime (default: all)")
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self) -> "ExecutorSpec":
+        if self.kind == "local" and (self.address is not None or self.num_cpus is not None):
+            raise ValueError("address and num_cpus are options of kind: ray")
+        return self
+
+
 class DataStage(_Strict):
     inputs: list[InputSpec] = Field(min_length=1, description="files to read and concatenate")
     ops: list[str | dict[str, Any]] = Field(
@@ -60,6 +78,9 @@ class DataStage(_Strict):
     )
     split: SplitSpec | None = Field(None, description="hold out a test split for the eval stage")
     strict: bool = Field(False, description="fail on the first malformed input row")
+    executor: ExecutorSpec = Field(
+        default_factory=ExecutorSpec, description="where the op chain runs: {kind: local} or {kind: ray, address: ...}"
+    )
 
     @field_validator("ops")
     @classmethod
