@@ -73,13 +73,21 @@ def dataforge(*args: str) -> list[str]:
     return [sys.executable, "-m", "dataforge.cli.main", *args]
 
 
-def make_inputs(work: Path, rows: int) -> dict[str, Path]:
-    from convert import synth
-    from corpus import realistic, write
+def write_corpus(kind: str, rows: int, path: Path) -> Path:
+    """Write a corpus in a child process: this process must stay small, because a child's
+    peak RSS (``wait4``) counts the pages it shares with this process before ``exec``."""
+    code = {
+        "synthetic": "from convert import synth; import sys; from pathlib import Path; synth(Path(sys.argv[2]), int(sys.argv[1]))",
+        "realistic": "from corpus import realistic, write; import sys; from pathlib import Path; "
+                     "write(realistic(int(sys.argv[1])), Path(sys.argv[2]))",
+    }[kind]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{BENCH}"}
+    subprocess.run([sys.executable, "-c", code, str(rows), str(path)], env=env, check=True)
+    return path
 
-    synthetic = work / "synthetic.jsonl"
-    synth(synthetic, rows)
-    return {"synthetic": synthetic, "realistic": write(realistic(rows), work / "realistic.jsonl")}
+
+def make_inputs(work: Path, rows: int) -> dict[str, Path]:
+    return {kind: write_corpus(kind, rows, work / f"{kind}.jsonl") for kind in ("synthetic", "realistic")}
 
 
 def bench_convert(inputs: dict[str, Path], work: Path, repeat: int) -> None:
@@ -107,13 +115,11 @@ def bench_convert(inputs: dict[str, Path], work: Path, repeat: int) -> None:
 
 
 def bench_apply(work: Path, rows: int) -> None:
-    from corpus import realistic, write
-
     print(f"\n{'corpus':<10} {'rows':>8} {'MB in':>7} {'wall s':>7} {'cpu s':>6} {'peak MiB':>9} {'peak / input':>13}")
     ops = ["--op", "normalize", "--op", "dedup.exact", "--op", "dedup.near", "--op", "pii.mask"]
     peaks = []
     for n in (max(rows // 4, 1), rows):
-        src = write(realistic(n), work / f"apply-{n}.jsonl")
+        src = write_corpus("realistic", n, work / f"apply-{n}.jsonl")
         mb = src.stat().st_size / 2**20
         seconds, cpu, peak = child(dataforge("apply", str(src), str(work / f"apply-{n}.parquet"), *ops, "--overwrite"))
         peaks.append(peak)
