@@ -249,6 +249,13 @@ class OutputLock:
             return None  # half-written by a writer that died at once: stale
         return data if isinstance(data, dict) else None
 
+    def held(self) -> bool:
+        """Whether a live process (or one on another host) holds the lock right now."""
+        holder = self._holder() if self.path.is_file() else None
+        if holder is None:
+            return False
+        return holder.get("host") != socket.gethostname() or _alive(int(holder.get("pid", 0)))
+
     def release(self) -> None:
         if self._held:
             self.path.unlink(missing_ok=True)
