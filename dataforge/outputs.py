@@ -278,11 +278,13 @@ def temp_prefix(name: str, kind: str = "tmp") -> str:
 
 
 def sweep_temporaries(folder: Path | str, name: str) -> list[Path]:
-    """Remove temporaries of target ``name`` in ``folder`` whose writing process is gone."""
+    """Remove temporaries of target ``name`` in ``folder`` whose writing process is gone,
+    and the locks taken on them (``..<name>.<pid>.tmp-*.lock``: a command that wrote into
+    a temporary folder, such as a recipe's train stage, locks it like any output)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    pattern = re.compile(rf"^\.{re.escape(name)}\.(\d+)\.(?:tmp|old)-")
+    pattern = re.compile(rf"^\.?\.{re.escape(name)}\.(\d+)\.(?:tmp|old)-")
     removed = []
     for entry in folder.iterdir():
         match = pattern.match(entry.name)

@@ -92,6 +92,8 @@ def _headline(summary: dict[str, Any] | None) -> str:
             wr = entry.get("win_rate", {}).get(model)
             if wr and wr.get("win_rate") is not None:
                 bits.append(f"{name} win-rate {wr['win_rate']:.2f}")
+        if not bits and summary.get("baseline"):
+            bits.append("no significant change")
         if not summary.get("baseline"):
             scores = {n: e["scores"].get(model, {}) for n, e in summary.get("sets", {}).items()}
             bits = [f"{n}: " + ", ".join(f"{m}={v:.3g}" for m, v in s.items() if isinstance(v, (int, float)))

@@ -47,6 +47,8 @@ from ..synth.scorers import EngineSpec
 _NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
 #: what a stage may start from besides an earlier stage: the recipe's model
 BASE = "base"
+#: ``eval.baseline`` value that turns the comparison off
+NO_BASELINE = "none"
 
 
 class _Strict(BaseModel):
@@ -184,8 +186,8 @@ class EvalStage(_Strict):
         None, description="what to evaluate: train stage names or `base`; default: the last train stage (`base` "
                           "when the recipe trains nothing)")
     baseline: str | None = Field(
-        None, description="what they are compared with: `base`, a train stage name, an earlier run folder or a "
-                          "model; default: `base` when the recipe trains, else no comparison")
+        None, description="what they are compared with: `base`, a train stage name, an earlier run folder, a "
+                          "model, or `none`; default: `base` when the recipe trains, else none (scores only)")
     sets: list[EvalSet] = Field(
         default_factory=lambda: [EvalSet(name="test")], min_length=1, description="eval sets, each scored for every model"
     )
@@ -287,7 +289,7 @@ class Recipe(_Strict):
 
     def eval_baseline(self) -> str | None:
         if self.eval is not None and self.eval.baseline is not None:
-            return self.eval.baseline
+            return None if self.eval.baseline == NO_BASELINE else self.eval.baseline
         return BASE if self.train else None
 
 
@@ -636,7 +638,10 @@ def _eval_problems(recipe: Recipe, folder: Path) -> list[tuple[list[Any], str]]:
         if model != BASE and model not in stages:
             problems.append((["eval", "models", k], f"{model!r} is not `base` nor a train stage"
                              f"{did_you_mean(model, [BASE, *stages])} ({', '.join([BASE, *stages])})"))
-    baseline = spec.baseline
+    if recipe.eval_baseline() in recipe.eval_models():
+        problems.append((["eval", "models"], f"{recipe.eval_baseline()!r} is also the baseline: compare it with "
+                         "something else (eval.baseline), or set `baseline: none` to only score it"))
+    baseline = recipe.eval_baseline()
     if baseline is not None and baseline != BASE and baseline not in stages and not (folder / baseline).exists():
         from ..models import ModelNotAvailable, resolve
 
@@ -677,5 +682,5 @@ def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
     return line
 
 
-__all__ = ["BASE", "DataStage", "EvalSet", "EvalStage", "JudgeSpec", "LmEvalSpec", "Recipe", "RecipeError",
+__all__ = ["BASE", "NO_BASELINE", "DataStage", "EvalSet", "EvalStage", "JudgeSpec", "LmEvalSpec", "Recipe", "RecipeError",
            "ReplaySpec", "TrainStage", "apply_override", "load_recipe"]

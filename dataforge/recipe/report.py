@@ -30,10 +30,12 @@ from ..fileio import write_json_atomic, write_text_atomic
 from .model import Recipe
 
 if TYPE_CHECKING:
-    from evalkit.compare import Comparison
-    from evalkit.store import Run
-
     from .stages.base import StageContext
+
+#: evalkit's objects (``evalkit.compare.Comparison``, ``evalkit.store.Run``): evalkit is
+#: imported inside functions only (the recipe is the composition layer)
+Comparison = Any
+Run = Any
 
 Table = tuple[list[str], list[list[str]]]
 #: characters of a rejected record shown as its example
@@ -111,7 +113,7 @@ class _Inputs:
         if spec.lm_eval is not None:
             self.sets.append(("lm_eval", spec.lm_eval.role))
 
-    def run(self, model: str, eval_set: str) -> "Run":
+    def run(self, model: str, eval_set: str) -> Run:
         from evalkit.store import load_run
 
         run = load_run(self.ctx.artifact(f"eval.{model}.{eval_set}", "run"))
@@ -153,7 +155,7 @@ def build_report(ctx: "StageContext", stage_names: Sequence[str], out: Path) -> 
 # -- comparisons -------------------------------------------------------------------------
 
 
-def _compare(inputs: _Inputs, out: Path) -> dict[str, "Comparison"]:
+def _compare(inputs: _Inputs, out: Path) -> dict[str, Comparison]:
     """Per eval set: baseline + candidates compared (and judged), data written to sets/<set>/."""
     from evalkit.compare import compare, judge_pairs
     from evalkit.report import write_comparison_data
@@ -204,7 +206,7 @@ def _verdict(row: dict[str, Any]) -> str:
     return verdict(row)
 
 
-def _summary(inputs: _Inputs, comparisons: dict[str, "Comparison"]) -> dict[str, Any]:
+def _summary(inputs: _Inputs, comparisons: dict[str, Comparison]) -> dict[str, Any]:
     """The headline numbers: scores, deltas vs the baseline, win-rates, forgetting."""
     replay = {s.label: s.replay.weight for s in inputs.recipe.train if s.replay is not None}
     summary: dict[str, Any] = {"baseline": inputs.baseline, "candidates": inputs.candidates, "sets": {},
@@ -392,7 +394,7 @@ def _training(doc: _Doc, inputs: _Inputs) -> None:
             doc.image(f"{_slug(outcome.name)}_curves", Path(curves).read_bytes(), f"{outcome.name}: training curves", 3)
 
 
-def _eval_sets(doc: _Doc, inputs: _Inputs, comparisons: dict[str, "Comparison"]) -> None:
+def _eval_sets(doc: _Doc, inputs: _Inputs, comparisons: dict[str, Comparison]) -> None:
     from evalkit.report.html import comparison_html
     from evalkit.report.markdown import comparison_markdown
     from evalkit.report.plots import all_plots

@@ -7,9 +7,9 @@ point resumes at the stage it was in. A stage writes into a temporary sibling fo
 renames it into place when it is complete: a killed stage leaves no half output (its
 temporary is removed by the next run).
 
-``manifest.json`` is rewritten after every stage (``status: running``) and at the end
-(``complete`` or ``failed``), so a run folder always says how far it got; ``dataforge
-runs`` reads it.
+``manifest.json`` is written when the run starts and after every stage (``status:
+running``) and at the end (``complete`` or ``failed``), so a run folder always says how far
+it got; ``dataforge runs`` reads it.
 
 The runner composes dataforge, evalkit and the back ends (each imported only by the stage
 that needs it), so none of them depends on another.
@@ -96,6 +96,7 @@ class RecipeRunner:
         outcomes: list[StageOutcome] = []
         started = _now()
         status = "failed"
+        self._write_manifest(outcomes, ctx, started, "running")  # a run killed in its first stage says so too
         try:
             for stage in self.stages:
                 outcome = self._run_stage(stage, ctx, force)

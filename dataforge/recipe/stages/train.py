@@ -141,9 +141,10 @@ class Train(Stage):
         replay_ref = spec.data
         old = read(ctx.dataset(replay_ref) if replay_ref in self.refs else run_dataset(ctx.input_path(replay_ref)),
                    strict=True)
-        size = round(new.height / (1.0 - spec.weight))
-        result = mix({"new": new, "replay": old}, {"new": 1.0 - spec.weight, "replay": spec.weight},
-                     size=size, seed=spec.seed, replace=True)
+        replayed = round(new.height * spec.weight / (1.0 - spec.weight))
+        # weights in rows, so the allocation is exact: every new record once, `replayed` old ones
+        result = mix({"new": new, "replay": old}, {"new": new.height, "replay": replayed},
+                     size=new.height + replayed, seed=spec.seed, replace=True)
         result.mixed.write_parquet(target, compression="zstd")
         return result.stats
 
