@@ -23,6 +23,7 @@ class StageRecord(BaseModel):
     seconds: float = Field(description="wall time of this invocation (0 when skipped)")
     stats: dict[str, Any] = Field(default_factory=dict, description="the stage's counts and scores")
     artifacts: dict[str, str] = Field(default_factory=dict, description="artifact name -> path")
+    config: Any = Field(None, description="the stage's config as it was fingerprinted")
 
 
 class EvaluatedModel(BaseModel):

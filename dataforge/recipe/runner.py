@@ -140,7 +140,7 @@ class RecipeRunner:
         if not force and done.get("fingerprint") == fingerprint:
             self.log(f"[{name}] up to date ({fingerprint}), skipped")
             return StageOutcome(name, fingerprint, True, 0.0, done.get("stats", {}),
-                                self._artifact_paths(final, done))
+                                self._artifact_paths(final, done), stage.config())
         if final.exists() and not done:
             raise UnsafeOutputError(f"{final} exists but is not a stage output of posttrain; move it away")
         self.log(f"[{name}] running ({fingerprint}): {stage.describe()}")
@@ -160,7 +160,7 @@ class RecipeRunner:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return StageOutcome(name, fingerprint, False, seconds, result.get("stats", {}),
-                            self._artifact_paths(final, result))
+                            self._artifact_paths(final, result), stage.config())
 
     @staticmethod
     def _artifact_paths(stage_dir: Path, result: dict) -> dict[str, str]:

@@ -48,7 +48,7 @@ def scores(run: Path, model: str, eval_set: str) -> dict:
 def test_ecommerce_sft_then_dpo_on_best_of_k_pairs(tmp_path):
     run = run_recipe("ecommerce_cs", tmp_path, "train.0.args.max_steps=1", "train.1.args.max_steps=1",
                      "eval.sets.1.limit=3", "eval.judge.max_new_tokens=2", "synth.steps.0.generation.max_new_tokens=12",
-                     "synth.steps.0.scorers.judge.retries=0", "synth.steps.0.scorers.length.max_chars=10",
+                     "synth.steps.0.scorers.length.max_chars=10",
                      f"synth.cache_path={tmp_path / 'synth.sqlite'}")
     pairs = pl.read_parquet(run / "synth" / "dpo.parquet")
     assert pairs.height > 0 and pairs["chosen"].null_count() == 0 and pairs["rejected"].null_count() == 0

@@ -49,6 +49,8 @@ class StageOutcome:
     seconds: float
     stats: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    #: the stage's config (what its fingerprint hashes besides its inputs)
+    config: Any = None
 
 
 @dataclass

@@ -90,6 +90,10 @@ def test_raw_data_to_trained_and_evaluated_model(medical_run: Path):
     assert [(m["label"], m["role"]) for m in manifest["evaluated"]] == [("base", "baseline"), ("sft", "candidate")]
     assert manifest["evaluated"][1]["model"] == str(sft / "merged")
     assert manifest["recipe"]["train"][0]["args"]["max_steps"] == 1  # the override, recorded
+    train_record = manifest["stages"][1]
+    assert train_record["config"]["spec"]["args"]["max_steps"] == 1 and train_record["seconds"] > 0
+    assert train_record["artifacts"]["model"] == str(sft / "merged") and "final_metrics" in train_record["stats"]
+    assert {"torch", "transformers", "trl", "peft"} <= set(manifest["versions"])
     eval_stats = {s["name"]: s["stats"] for s in manifest["stages"]}["eval.sft.test"]
     assert set(eval_stats["metrics"]) == {"ppl", "bleu", "bertscore", "distinct", "self_bleu"}
 
