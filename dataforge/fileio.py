@@ -12,13 +12,14 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .outputs import record_file, sweep_temporaries, temp_prefix
+from .outputs import MARKER, claim_folder, owns_folder, record_file, sweep_temporaries, temp_prefix
 
 
 def _umask() -> int:
@@ -110,6 +111,30 @@ def make_temp_dir(target: Path) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the usual mode
     return tmp
+
+
+def commit_folder(tmp: Path, target: Path, *, command: str = "", overwrite: bool = False) -> Path:
+    """Put a finished temporary folder (from :func:`make_temp_dir`) in place as ``target``.
+
+    A missing target, or one the toolkit owns, is replaced as a whole (the old one is
+    moved aside first, then deleted). A folder the toolkit does not own is refused unless
+    ``overwrite``; then the new files are moved into it by name and nothing else is touched.
+    """
+    if target.exists() and not owns_folder(target):
+        claim_folder(target, command, overwrite=overwrite)  # refuses unless allowed
+        for item in tmp.iterdir():
+            if item.name != MARKER:
+                os.replace(item, target / item.name)
+        shutil.rmtree(tmp)
+        return target
+    old = None
+    if target.exists():
+        old = target.with_name(temp_prefix(target.name, "old") + "folder")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:

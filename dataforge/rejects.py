@@ -6,7 +6,9 @@ output (``clean.parquet`` -> ``clean.rejected/``), ``rejected/`` inside a folder
 a run's stage folder. The folder holds one Parquet file per stage, ``NN-<stage>.parquet``
 (``00-read_jsonl``, ``03-dedup.near``...) in chain order, each with the record, ``stage``,
 ``reason``, ``field``, ``detail``, the source file and row and, for reader rejections, the
-raw text. :func:`read_rejected` reads any of them back.
+raw text. A distributed run writes each stage in parts, one per batch of one worker:
+``NN-<stage>.<part>.parquet`` (same columns, same chain order when sorted by name).
+:func:`read_rejected` reads any of them back.
 
 Safety (see ``dataforge.outputs``): rows stream into a temporary folder beside the
 target; ``close`` puts it in place. An earlier rejected folder is replaced only when the
@@ -27,12 +29,18 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from .fileio import AtomicOutput, make_temp_dir, writing
-from .outputs import claim_folder, mark_folder, owns_folder, remove_owned, sweep_temporaries, temp_prefix
+from .fileio import AtomicOutput, commit_folder, make_temp_dir, writing
+from .outputs import mark_folder, remove_owned, sweep_temporaries
 from .schemas.rejected import conform_rejected, empty_rejected
 
 #: columns shown for the first rejections on screen (``file:line: field: reason: detail``)
 _SHOWN = ["source_file", "source_row", "field", "reason", "detail"]
+
+
+def rejected_file_name(position: int, stage: str, part: str | None = None) -> str:
+    """``NN-<stage>.parquet`` (``NN-<stage>.<part>.parquet`` for one part of a stage)."""
+    safe = re.sub(r"[^\w.-]+", "_", stage)
+    return f"{position:02d}-{safe}" + (f".{part}" if part else "") + ".parquet"
 
 
 def rejected_folder(output: Path | str) -> Path:
@@ -66,9 +74,7 @@ class RejectedWriter(AtomicOutput):
     def __call__(self, position: int, stage: str, rows: pl.DataFrame) -> None:
         if not rows.height:
             return
-        if self._tmp is None:
-            self._tmp = make_temp_dir(self.folder)
-            mark_folder(self._tmp, self.command)
+        folder = self.parts_folder()
         room = self.keep_examples - len(self.examples)
         if room > 0:
             self.examples.extend(rows.head(room).select(_SHOWN).to_dicts())
@@ -76,11 +82,18 @@ class RejectedWriter(AtomicOutput):
         table = conform_rejected(rows).to_arrow()
         with writing(self.folder):
             if key not in self._writers:
-                safe = re.sub(r"[^\w.-]+", "_", stage)
-                self._writers[key] = pq.ParquetWriter(self._tmp / f"{position:02d}-{safe}.parquet", table.schema,
+                self._writers[key] = pq.ParquetWriter(folder / rejected_file_name(position, stage), table.schema,
                                                       compression="zstd")
             self._writers[key].write_table(table)
         self.counts[stage] = self.counts.get(stage, 0) + rows.height
+
+    def parts_folder(self) -> Path:
+        """The temporary folder, for workers that write their own parts into it
+        (:func:`rejected_file_name` with a part); ``close`` puts it in place."""
+        if self._tmp is None:
+            self._tmp = make_temp_dir(self.folder)
+            mark_folder(self._tmp, self.command)
+        return self._tmp
 
     def write(self, rows: pl.DataFrame, stage: str | None = None, position: int = 0) -> None:
         """Rows of one stage (default: the ``stage`` column of the first row)."""
@@ -100,23 +113,13 @@ class RejectedWriter(AtomicOutput):
         except BaseException:
             self.abort()
             raise
+        if self._tmp is not None and not any(self._tmp.glob("*.parquet")):
+            shutil.rmtree(self._tmp)  # handed to workers, who had nothing to reject
+            self._tmp = None
         if self._tmp is None:
             remove_owned(self.folder)  # a stale folder of an earlier run of ours
             return None
-        if self.folder.exists() and not owns_folder(self.folder):
-            claim_folder(self.folder, self.command, overwrite=self.overwrite)  # refuses unless allowed
-            for item in self._tmp.glob("*.parquet"):
-                os.replace(item, self.folder / item.name)
-            shutil.rmtree(self._tmp)
-            return self.folder
-        old = None
-        if self.folder.exists():
-            old = self.folder.with_name(temp_prefix(self.folder.name, "old") + "rejected")
-            os.replace(self.folder, old)
-        os.replace(self._tmp, self.folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return self.folder
+        return commit_folder(self._tmp, self.folder, command=self.command, overwrite=self.overwrite)
 
     def abort(self) -> None:
         """Drop everything written (an earlier folder, if any, stays as it was)."""
@@ -135,4 +138,4 @@ def read_rejected(folder: str | os.PathLike[str]) -> pl.DataFrame:
     return pl.concat([conform_rejected(pl.read_parquet(f)) for f in files], how="vertical")
 
 
-__all__ = ["RejectedWriter", "read_rejected", "rejected_folder"]
+__all__ = ["RejectedWriter", "read_rejected", "rejected_file_name", "rejected_folder"]

@@ -24,8 +24,8 @@ LAYERS: list[tuple[str, ...]] = [
      "dataforge.text", "dataforge.models", "dataforge.schemas", "dataforge.outputs", "dataforge.rejects", "dataforge.progress"),
     # reading, writing and rendering records; engines the ops build on
     ("dataforge.formats", "dataforge.chat_template", "dataforge.pii", "dataforge.dedup"),
-    # operators over canonical tables
-    ("dataforge.ops", "dataforge.compose"),
+    # operators over canonical tables, and the executors that run them
+    ("dataforge.ops", "dataforge.executors", "dataforge.compose"),
     # generation and scoring
     ("dataforge.synth", "dataforge.verifiers"),
     # composition: recipes and their stages

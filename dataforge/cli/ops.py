@@ -22,8 +22,11 @@ from ..compose import mix, split
 from ..fileio import write_text_atomic
 from ..formats.api import count_rows, iter_load, open_writer, write_warnings
 from ..ops import registry
-from ..errors import UserError
-from ..ops.chain import build_ops, iter_apply
+from ..errors import ConfigError, UserError
+from ..executors import EXECUTORS
+from ..executors.local import iter_apply
+from ..formats.splits import expand_inputs
+from ..ops.specs import build_ops
 from ..progress import track_rows
 from ..outputs import OutputLock, claim_folder, prepare_outputs
 from ..rejects import RejectedWriter, rejected_folder
@@ -54,10 +57,14 @@ kept + rejected for every op (tests/dataforge/ops/test_contract.py checks it for
 * Op specs: `"NAME"`, `"NAME:k=v,k2=v2"` or `{"op": NAME, **params}`. Values are YAML
   scalars: `n=13` is an int, `x=0.5` a float, `flag=true` a bool, `roles=[user,assistant]`
   a list.
-* Ops run shard by shard; an op with `needs_full_table` receives the whole table once.
-  Stats of the shards are merged: counts add up, `*_max`/`*_min` keys take the max/min,
-  dicts (reason counts, histograms) merge, lists concatenate, other values keep the first
-  shard's (one-time reports).
+* Every op has a scope: `batch` (row-local: any executor may run it on any partition),
+  `stream` (state across shards, e.g. dedup: the local executor feeds it shards in input
+  order, the Ray executor has a distributed version) or `global` (receives the whole table
+  once). Stats of the shards are merged: counts add up, `*_max`/`*_min` keys take the
+  max/min, dicts (reason counts, histograms) merge, lists concatenate, other values and
+  the keys an op reports once (its set-up) keep the first shard's.
+* `--executor ray` runs the chain on Ray Data (a local runtime, or a cluster with
+  `--ray-address`); see docs/scale.md.
 * An op whose config has required fields defines a classmethod `example_params()`
   returning a small valid config, so the every-op contract test can build it.
 
@@ -101,8 +108,7 @@ def ops_markdown() -> str:
         lines.append(f"### `{name}`\n")
         doc = inspect.cleandoc(cls.__doc__ or "").replace("``", "`")  # RST literals -> Markdown
         lines.append(f"{doc}\n")
-        if cls.needs_full_table:
-            lines.append("Needs the whole table at once (`needs_full_table`).\n")
+        lines.append(f"Scope: `{cls.scope}`.\n")
         params = _params(cls)
         if params:
             lines.append("| parameter | type | default | description |")
@@ -170,41 +176,71 @@ def print_stats(stats: list[dict[str, Any]], console: Console) -> None:
 
 @app.command("apply")
 def apply_cmd(
-    input: Path = typer.Argument(..., exists=True, help="input file (any supported format)"),
-    output: Path = typer.Argument(..., help="output file"),
+    paths: list[str] = typer.Argument(..., help="input files or glob patterns (any supported format), then OUT", metavar="IN... OUT"),
     op: list[str] = typer.Option(..., "--op", help="op spec NAME[:k=v,...]; repeat, in order"),
     from_format: Optional[str] = typer.Option(None, "--from", help="input format (default: detect)"),
     to_format: str = typer.Option("canonical", "--to", help="output format"),
     rejected_dir: Optional[Path] = typer.Option(None, "--rejected", help="rejected folder (default: <OUT stem>.rejected/ beside OUT)"),
     stats_json: Optional[Path] = typer.Option(None, "--stats-json", help="also write the stats as JSON"),
-    shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard"),
+    shard_rows: int = typer.Option(50_000, "--shard-rows", help="records per shard (per batch on Ray)"),
     shard_mb: float = typer.Option(4.0, "--shard-mb", min=0.01, help="input MB per shard (memory bound)"),
     strict: bool = typer.Option(False, "--strict", help="fail on the first unreadable row"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs that posttrain did not write"),
+    executor: str = typer.Option("local", "--executor", help="local (one process) or ray (Ray Data; OUT is a folder of Parquet parts)"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster: auto (the one this machine joined) or host:port; default: a local runtime"),
+    ray_cpus: Optional[int] = typer.Option(None, "--ray-cpus", min=1, help="CPUs of the local Ray runtime (default: all)"),
 ) -> None:
-    """Run a chain of ops over IN, write kept rows to OUT and rejected rows beside it."""
+    """Run a chain of ops over IN (one or more files), write kept rows to OUT and rejected rows beside it."""
+    if len(paths) < 2:
+        raise typer.BadParameter("give at least one input and the output: IN... OUT")
+    inputs, output = expand_inputs(paths[:-1]), Path(paths[-1])
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if executor == "local" and (ray_address or ray_cpus):
+        raise ConfigError("--ray-address and --ray-cpus need --executor ray")
+    if executor == "ray" and to_format != "canonical":
+        raise ConfigError(f"--executor ray writes canonical Parquet parts; --to {to_format} needs the local executor")
     folder = rejected_dir or rejected_folder(output)
     ops = build_ops(op)  # a typo fails here, before any data is read
     template_file = _template_file(output) if any(o.name == "template.lint" for o in ops) else None
-    prepare_outputs([input], files=[output, stats_json, template_file], folders=[folder], overwrite=overwrite)
+    files, folders = ([stats_json, template_file], [folder, output]) if executor == "ray" else (
+        [output, stats_json, template_file], [folder])
+    prepare_outputs(inputs, files=files, folders=folders, overwrite=overwrite)
+    shard_bytes = int(shard_mb * 2**20)
+    warnings: list[str] = []
     with OutputLock(output):
         sink = RejectedWriter(folder, overwrite=overwrite, command="dataforge apply")
         with sink:
-            shards = track_rows(iter_load(input, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=int(shard_mb * 2**20)),
-                                f"{input.name}: {' → '.join(o.name for o in ops)}", count_rows(input))
-            kept, stats = iter_apply(shards, ops, sink)
-            with open_writer(output, to_format) as writer:
-                for shard in kept:
-                    writer.write(shard)
-    all_stats = stats()
+            if executor == "ray":
+                from ..executors.ray_executor import run_files
+
+                run = run_files(inputs, ops, sink, output=output, formats=[from_format] * len(inputs),
+                                overwrite=overwrite, command="dataforge apply", address=ray_address,
+                                num_cpus=ray_cpus, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes)
+                all_stats = run.stats
+            else:
+                loads = (s for path in inputs
+                         for s in iter_load(path, from_format, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes))
+                counts = [count_rows(path) for path in inputs]
+                label = inputs[0].name + (f" (+{len(inputs) - 1} files)" if len(inputs) > 1 else "")
+                shards = track_rows(loads, f"{label}: {' → '.join(o.name for o in ops)}",
+                                    None if None in counts else sum(counts))  # type: ignore[arg-type]
+                kept, stats = iter_apply(shards, ops, sink)
+                with open_writer(output, to_format) as writer:
+                    for shard in kept:
+                        writer.write(shard)
+                all_stats = stats()
+                warnings = write_warnings(writer, to_format)
     print_stats(all_stats, Console())
-    print_warnings(write_warnings(writer, to_format), Console())
+    print_warnings(warnings, Console())
     _write_patched_template(all_stats, template_file)
     if stats_json:
         write_text_atomic(stats_json, json.dumps(all_stats, ensure_ascii=False, indent=2, default=str))
     n_kept = next((s["rows_kept"] for s in reversed(all_stats)), 0)
-    where = f" -> {folder}/" if sink.total else ""
-    Console(stderr=True).print(f"kept {n_kept} rows -> {output}; rejected {sink.total}{where}")
+    n_rejected = sum(s["rows_rejected"] for s in all_stats)
+    where = f" -> {folder}/" if n_rejected else ""
+    written = f"{output}/part-*.parquet" if executor == "ray" else str(output)
+    Console(stderr=True).print(f"kept {n_kept} rows -> {written}; rejected {n_rejected}{where}")
 
 
 def _template_file(output: Path) -> Path:

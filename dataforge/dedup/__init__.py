@@ -9,10 +9,12 @@ Shingling lives in :mod:`dataforge.text` (shared with filters and decontaminatio
 """
 
 from .keys import KeyMode, key_text
-from .lsh import NearDupIndex, band_keys, candidate_pairs, estimated_jaccard, lsh_params
+from .lsh import (
+    NearDupIndex, band_keys, candidate_pairs, estimated_jaccard, lsh_params, verified_jaccard, window_pairs,
+)
 from .minhash import signatures
 
 __all__ = [
     "KeyMode", "key_text", "NearDupIndex", "band_keys", "candidate_pairs", "estimated_jaccard",
-    "lsh_params", "signatures",
+    "lsh_params", "signatures", "verified_jaccard", "window_pairs",
 ]

@@ -104,6 +104,39 @@ def candidate_pairs(keys: np.ndarray) -> pl.DataFrame:
     )
 
 
+def window_pairs(long: pl.DataFrame, window: int, node: str = "row") -> pl.DataFrame:
+    """Candidate pairs of banded rows ``(node, key)``: in each bucket (rows sharing a band
+    key), in ``node`` order, every row with each of the next ``window`` members, as
+    ``(node, other)``, each pair once. A bucket of m rows costs at most ``m * window``
+    checks, and small buckets are paired completely."""
+    shared = long.filter(pl.len().over("key") > 1).sort("key", node)
+    pairs = [
+        shared.select(node, pl.col(node).shift(-w).alias("other"), (pl.col("key").shift(-w) == pl.col("key")).alias("same"))
+        .filter(pl.col("same")).select(node, "other")
+        for w in range(1, window + 1)
+    ]
+    return pl.concat(pairs).unique() if pairs else pl.DataFrame(schema={node: pl.Int64, "other": pl.Int64})
+
+
+def verified_jaccard(
+    estimate: np.ndarray, exact: Callable[[np.ndarray], np.ndarray], threshold: float, num_perm: int
+) -> np.ndarray:
+    """Jaccard of candidate pairs: exact, except where the signatures leave no doubt.
+
+    A pair whose signatures agree on at least threshold + 5 standard deviations of the
+    estimate (or at most threshold - 5) is linked (or dropped) without the exact check:
+    the estimate is a binomial share over ``num_perm`` values, so such a call is wrong
+    with probability below 3e-7. Exact copies, the most common duplicates, never pay
+    for the exact check; the pairs near the threshold always do. ``exact(todo)`` computes
+    the exact Jaccard of pairs ``todo``.
+    """
+    margin = 5.0 * np.sqrt(threshold * (1.0 - threshold) / num_perm)
+    out = estimate.copy()
+    todo = np.flatnonzero(np.abs(estimate - threshold) < margin)
+    out[todo] = exact(todo)
+    return out
+
+
 def estimated_jaccard(left: np.ndarray, li: np.ndarray, right: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """Share of equal signature values of pairs ``(left[li[k]], right[ri[k]])`` (MinHash.jaccard)."""
     out = np.empty(len(li), np.float64)
@@ -226,13 +259,7 @@ class NearDupIndex:
     def _edges(self, sig: np.ndarray, long: pl.DataFrame, runs: ShingleRuns | None) -> tuple[tuple, tuple, dict[str, int]]:
         """Candidate edges with their Jaccard: within the shard (row, row) and to earlier
         owners (row, owner); only those reaching the threshold when verifying."""
-        shared = long.filter(pl.len().over("key") > 1).sort("key", "row")
-        pairs = [
-            shared.select("row", pl.col("row").shift(-w).alias("other"), (pl.col("key").shift(-w) == pl.col("key")).alias("same"))
-            .filter(pl.col("same")).select("row", "other")
-            for w in range(1, self.WINDOW + 1)
-        ]
-        local = pl.concat(pairs).unique() if pairs else pl.DataFrame(schema={"row": pl.Int64, "other": pl.Int64})
+        local = window_pairs(long, self.WINDOW)
         cross = long.join(self._buckets, on="key").select("row", "owner").unique()
         stats = {"candidate_edges": local.height + cross.height}
         lu, lv = local["row"].to_numpy(), local["other"].to_numpy()
@@ -240,29 +267,14 @@ class NearDupIndex:
         if self._store is None:  # estimated from the signatures; unknown across shards
             return (lu, lv, estimated_jaccard(sig, lu, sig, lv)), (cu, co, np.full(len(cu), np.nan)), stats
         assert runs is not None
-        lj = self._verified(estimated_jaccard(sig, lu, sig, lv), lambda todo: jaccard(runs, lu[todo], lv[todo]))
+        lj = verified_jaccard(estimated_jaccard(sig, lu, sig, lv), lambda todo: jaccard(runs, lu[todo], lv[todo]),
+                              self.verify_threshold, self.num_perm)
         owners, owner_pos = np.unique(co, return_inverse=True)
         both = ShingleRuns.concat([runs, self._store.get(owners)])
         cj = jaccard(both, cu, len(runs) + owner_pos)
         ok, cok = lj >= self.verify_threshold, cj >= self.verify_threshold
         stats["verified_edges"] = int(ok.sum() + cok.sum())
         return (lu[ok], lv[ok], lj[ok]), (cu[cok], co[cok], cj[cok]), stats
-
-    def _verified(self, estimate: np.ndarray, exact: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Jaccard of candidate pairs: exact, except where the signatures leave no doubt.
-
-        A pair whose signatures agree on at least threshold + 5 standard deviations of the
-        estimate (or at most threshold - 5) is linked (or dropped) without the exact check:
-        the estimate is a binomial share over ``num_perm`` values, so such a call is wrong
-        with probability below 3e-7. Exact copies, the most common duplicates, never pay
-        for the exact check; the pairs near the threshold always do.
-        """
-        t = self.verify_threshold
-        margin = 5.0 * np.sqrt(t * (1.0 - t) / self.num_perm)
-        out = estimate.copy()
-        todo = np.flatnonzero(np.abs(estimate - t) < margin)
-        out[todo] = exact(todo)
-        return out
 
     def _links(self, n: int, dup: np.ndarray, ids: pl.Series, local: tuple, cross: tuple) -> tuple[pl.Series, np.ndarray, np.ndarray]:
         """For each duplicate row, its most similar linked record (ties: the first found)."""

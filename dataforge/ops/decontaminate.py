@@ -116,10 +116,20 @@ class Decontaminate(Operator):
         """For the every-op contract test: a tiny inline eval set."""
         return {"eval_set": ["What is the capital of France? Answer in one word please, thank you kindly."]}
 
+    #: the eval set's size is a fact about the set-up, the same in every shard and process
+    report_once = frozenset({"eval_items", "eval_ngrams"})
+
     def __init__(self, config: Any = None, **params: Any) -> None:
         super().__init__(config, **params)
         self._eval: pl.DataFrame | None = None
         self._eval_stats: dict[str, int] = {}
+
+    def setup(self) -> None:
+        """Read the eval set and hash its n-grams (once)."""
+        self._eval_grams()
+
+    def close(self) -> None:
+        self._eval, self._eval_stats = None, {}
 
     def _eval_grams(self) -> pl.DataFrame:
         """Eval n-grams, built once: (kind, hash) -> first (eval id, eval text, pos)."""
@@ -165,10 +175,8 @@ class Decontaminate(Operator):
         )
         result.kept = result.kept.drop("doc", "eval_id", "ngram", "kind")
         hit = frame.filter(pl.col("eval_id").is_not_null())
-        # eval-set sizes once (stats of later shards are summed into the first's)
-        once, self._eval_stats = self._eval_stats, {}
         result.stats = {
-            **once,
+            **self._eval_stats,
             "matches": hit.select("id", "eval_id", "ngram").head(_MATCH_CAP).to_dicts(),
         }
         return result

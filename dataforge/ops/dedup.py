@@ -1,10 +1,16 @@
 """dedup.exact and dedup.near: drop records whose key text repeats an earlier record's.
 
-Both ops remember what they have seen on the op instance, so running one instance over
-shard after shard dedups the whole stream: a record is compared with the records of its
-own shard and of every earlier shard. The key (prompt / conversation / record, see
-:mod:`dataforge.dedup.keys`) is the same for both. Records whose key has no text are kept
-and counted (``skipped_no_text``): "nothing" is not a duplicate of "nothing".
+Both ops remember what they have seen on the op instance (scope ``stream``), so running
+one instance over shard after shard dedups the whole stream: a record is compared with
+the records of its own shard and of every earlier shard. The key (prompt / conversation
+/ record, see :mod:`dataforge.dedup.keys`) is the same for both. Records whose key has no
+text are kept and counted (``skipped_no_text``): "nothing" is not a duplicate of "nothing".
+
+The per-record parts (key hashes; signatures, shingles and survivor worth) are pure
+batch functions here, and the rules that decide (:func:`first_of_each_key`; the candidate
+pairs and their verification in :mod:`dataforge.dedup.lsh`) are shared: the Ray executor
+runs them around its shuffles (:mod:`dataforge.executors.ray_dedup`), so both executors
+decide with the same code.
 
 ``dedup.near`` is MinHash (datasketch's scheme) + banded LSH + the exact Jaccard of each
 candidate pair's shingle sets, computed for a whole shard at once (:mod:`dataforge.dedup`);
@@ -44,11 +50,21 @@ def _has_text(text: pl.Expr) -> pl.Expr:
     return text.str.contains(r"[^\s\x1e]")
 
 
+#: the 128-bit fingerprint of an exact-dedup key: two seeded 64-bit polars hashes
+EXACT_KEY = ["_h1", "_h2"]
+
+
+def first_of_each_key() -> pl.Expr:
+    """For rows in input order: null for the first row of each key, else that first row's id."""
+    return pl.when(pl.int_range(pl.len()).over(EXACT_KEY) > 0).then(pl.col("id").first().over(EXACT_KEY))
+
+
 @register_op
 class ExactDedup(Operator):
     """Reject records whose normalized key text equals an earlier record's (first one kept)."""
 
     name = "dedup.exact"
+    scope = "stream"
 
     class Config(_KeyConfig):
         strip_punctuation: bool = Field(
@@ -62,47 +78,53 @@ class ExactDedup(Operator):
         # the cross-shard memory needs.
         self._seen = pl.DataFrame(schema={"h1": pl.UInt64, "h2": pl.UInt64, "first_id": pl.String})
 
-    def process(self, records: pl.DataFrame) -> OpResult:
+    def key_hashes(self, records: pl.DataFrame) -> pl.DataFrame:
+        """``_h1, _h2`` (the key's fingerprint) and ``_has`` (the key has text) per record."""
         cfg = self.config
         text = normalize_for_matching(
             key_text(cfg.key, cfg.include_system), strip_punctuation=cfg.strip_punctuation
         )
-        keyed = records.with_columns(
-            text.hash(0x9E3779B9).alias("_h1"),
-            text.hash(0x85EBCA6B).alias("_h2"),
-            _has_text(text).alias("_has"),
+        return records.select(
+            text.hash(0x9E3779B9).alias("_h1"), text.hash(0x85EBCA6B).alias("_h2"), _has_text(text).alias("_has")
         )
-        group = ["_h1", "_h2"]
+
+    def process(self, records: pl.DataFrame) -> OpResult:
+        keyed = pl.concat([records, self.key_hashes(records)], how="horizontal")
         keyed = keyed.join(
             self._seen.rename({"h1": "_h1", "h2": "_h2", "first_id": "_prior"}),
-            on=group, how="left", maintain_order="left",
+            on=EXACT_KEY, how="left", maintain_order="left",
         ).with_columns(
-            pl.when(pl.col("_has")).then(
-                pl.coalesce(
-                    pl.col("_prior"),
-                    pl.when(pl.int_range(pl.len()).over(group) > 0).then(pl.col("id").first().over(group)),
-                )
-            ).alias("_dup")
+            pl.when(pl.col("_has")).then(pl.coalesce(pl.col("_prior"), first_of_each_key())).alias("_dup")
         )
         new = keyed.filter(pl.col("_has") & pl.col("_dup").is_null() & pl.col("_prior").is_null())
         fresh = new.select(pl.col("_h1").alias("h1"), pl.col("_h2").alias("h2"), pl.col("id").alias("first_id"))
         self._seen = pl.concat([self._seen, fresh])
         if self._seen.n_chunks() > 32:  # many shards: keep joins on few chunks
             self._seen = self._seen.rechunk()
-        result = self.split(
-            keyed, pl.col("_dup").is_not_null(), reason="exact_duplicate",
-            detail=pl.format(
-                "normalized {} text equals that of {}{}", pl.lit(cfg.key), pl.col("_dup"),
-                pl.when(pl.col("_prior").is_not_null()).then(pl.lit(" (earlier shard)")).otherwise(pl.lit("")),
-            ),
-            duplicate_of=pl.col("_dup"),
+        return self.reject_duplicates(
+            keyed, records.columns, earlier=pl.col("_prior").is_not_null(),
             stats={
                 "skipped_no_text": int((~keyed["_has"]).sum()),
                 "duplicates_of_earlier_shards": int(keyed["_prior"].is_not_null().sum()),
                 "new_keys": fresh.height,
             },
         )
-        result.kept = result.kept.select(records.columns)
+
+    def reject_duplicates(
+        self, marked: pl.DataFrame, columns: list[str], *, earlier: pl.Expr, stats: dict[str, Any]
+    ) -> OpResult:
+        """Reject the rows whose ``_dup`` (the id of the kept record) is set; kept rows
+        keep ``columns``. ``earlier`` marks duplicates of a record from an earlier shard."""
+        result = self.split(
+            marked, pl.col("_dup").is_not_null(), reason="exact_duplicate",
+            detail=pl.format(
+                "normalized {} text equals that of {}{}", pl.lit(self.config.key), pl.col("_dup"),
+                pl.when(earlier).then(pl.lit(" (earlier shard)")).otherwise(pl.lit("")),
+            ),
+            duplicate_of=pl.col("_dup"),
+            stats=stats,
+        )
+        result.kept = result.kept.select(columns)
         return result
 
 
@@ -116,6 +138,8 @@ class NearDedup(Operator):
     one kept per cluster."""
 
     name = "dedup.near"
+    scope = "stream"
+    reason = "near_duplicate"
 
     class Config(_KeyConfig):
         threshold: float = Field(
@@ -171,32 +195,48 @@ class NearDedup(Operator):
         )
         # Choosing the longest / best-scored record of a cluster needs the whole cluster,
         # hence the whole table; with "first", shards stream.
-        self.needs_full_table = cfg.keep != "first"
+        if cfg.keep != "first":
+            self.scope = "global"
 
-    def process(self, records: pl.DataFrame) -> OpResult:
+    def sketch(self, records: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, ShingleRuns | None]:
+        """Per record of the batch: MinHash signature, whether its key has shingles (a key
+        without is never a duplicate), and (to verify) its shingles."""
         cfg = self.config
         text = nfkc(records.select(key_text(cfg.key, cfg.include_system)).to_series()).str.to_lowercase()
-        sig, active, runs = self._sketch(text)
+        return self._sketch(text)
+
+    def process(self, records: pl.DataFrame) -> OpResult:
+        sig, active, runs = self.sketch(records)
         found = self._index.assign(sig, records["id"], active, self._priority(records), runs)
         marked = records.with_columns(
             found.duplicate_of.alias("_dup"), found.partner.alias("_partner"),
-            pl.Series("_sim", found.similarity).round(3), pl.Series("_earlier", found.earlier),
+            pl.Series("_sim", found.similarity), pl.Series("_earlier", found.earlier),
         )
-        measure = "Jaccard" if cfg.verify else "estimated Jaccard"
-        where = pl.when(pl.col("_earlier")).then(pl.lit(" (earlier shard)")).otherwise(pl.lit(""))
-        result = self.split(
-            marked, pl.Series(~found.kept), reason="near_duplicate",
-            detail=pl.when(pl.col("_sim").is_nan())
-            .then(pl.format("LSH candidate of {}{}", pl.col("_partner"), where))
-            .otherwise(pl.format("{} {} with {}{}", pl.lit(measure), pl.col("_sim"), pl.col("_partner"), where)),
-            duplicate_of=pl.col("_dup"),
+        return self.reject_duplicates(
+            marked, records.columns,
             stats={
                 "lsh": f"{self.bands} bands x {self.rows} rows",
                 "skipped_no_text": int((~active).sum()),
                 **found.stats,
             },
         )
-        result.kept = result.kept.select(records.columns)
+
+    def reject_duplicates(self, marked: pl.DataFrame, columns: list[str], stats: dict[str, Any]) -> OpResult:
+        """Reject the rows whose ``_dup`` (the id of the cluster's kept record) is set,
+        naming the record that linked them (``_partner``, ``_sim``, ``_earlier``: from an
+        earlier shard); kept rows keep ``columns``."""
+        measure = "Jaccard" if self.config.verify else "estimated Jaccard"
+        sim = pl.col("_sim").round(3)
+        where = pl.when(pl.col("_earlier")).then(pl.lit(" (earlier shard)")).otherwise(pl.lit(""))
+        result = self.split(
+            marked, pl.col("_dup").is_not_null(), reason=self.reason,
+            detail=pl.when(sim.is_nan())
+            .then(pl.format("LSH candidate of {}{}", pl.col("_partner"), where))
+            .otherwise(pl.format("{} {} with {}{}", pl.lit(measure), sim, pl.col("_partner"), where)),
+            duplicate_of=pl.col("_dup"),
+            stats=stats,
+        )
+        result.kept = result.kept.select(columns)
         return result
 
     def _sketch(self, text: pl.Series) -> tuple[np.ndarray, np.ndarray, ShingleRuns | None]:
@@ -225,19 +265,25 @@ class NearDedup(Operator):
             return np.zeros((0, cfg.num_perm), np.uint32), np.zeros(0, bool), ShingleRuns.empty() if cfg.verify else None
         return np.concatenate(sigs), np.concatenate(active), ShingleRuns.concat(runs) if cfg.verify else None
 
-    def _priority(self, records: pl.DataFrame) -> np.ndarray:
-        """Survivor order within a new cluster: lower wins; ties go to the earlier row."""
-        n = records.height
+    def worth(self, records: pl.DataFrame) -> np.ndarray:
+        """How much each record deserves to survive its cluster (higher wins; ties go to
+        the earlier record): 0 for ``keep: first``, text length or score otherwise."""
         if self.config.keep == "first":
-            return np.arange(n)
+            return np.zeros(records.height)
         if self.config.keep == "longest":
             goodness = records.select(record_text().str.len_chars().cast(pl.Float64)).to_series()
         else:
             goodness = records.select(
                 pl.col("meta").str.json_path_match(f"$.{self.config.score_field}").cast(pl.Float64, strict=False)
             ).to_series()
-        worth = goodness.fill_nan(None).fill_null(-np.inf).to_numpy()
-        order = np.lexsort((np.arange(n), -worth))
+        return goodness.fill_nan(None).fill_null(-np.inf).to_numpy()
+
+    def _priority(self, records: pl.DataFrame) -> np.ndarray:
+        """Survivor order within a new cluster: lower wins; ties go to the earlier row."""
+        n = records.height
+        if self.config.keep == "first":
+            return np.arange(n)
+        order = np.lexsort((np.arange(n), -self.worth(records)))
         priority = np.empty(n, np.int64)
         priority[order] = np.arange(n)
         return priority

@@ -144,7 +144,19 @@ class PiiMask(Operator):
                 )
             return self
 
-    # -- setup, built on first use and shared by every op with the same models ----------
+    # -- setup: presidio's recognizers (+ NER models), shared by every op with the same models
+
+    _LOADED = ("_setup", "_entities", "_fast")
+
+    def setup(self) -> None:
+        """Build presidio's registry and recognizers (and load NER models) once."""
+        self._entities  # noqa: B018 - cached: loads the set-up and the entity lists
+        if self.config.engine == "fast":
+            self._fast  # noqa: B018 - cached: compiles the vectorized recognizers
+
+    def close(self) -> None:
+        for name in self._LOADED:
+            self.__dict__.pop(name, None)
 
     @cached_property
     def _setup(self):

@@ -106,6 +106,13 @@ class TemplateLint(Operator):
 
     # -- template set-up (once per op) -------------------------------------------------------
 
+    def setup(self) -> None:
+        """Load the tokenizer and settle the template (see ``_template_setup``)."""
+        self._template_setup()
+
+    def close(self) -> None:
+        self._setup = None
+
     def _template_setup(self) -> _Setup:
         """Load the tokenizer and decide which template renders (original or patched)."""
         if self._setup is not None:

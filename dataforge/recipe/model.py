@@ -1,9 +1,9 @@
 """The recipe file: a pydantic model, and YAML loading whose errors name the file line.
 
 A recipe is the whole loop in one YAML file: ``data`` (or several named ``datasets``:
-read, clean, split), ``synth`` (grow the data with a model), ``train`` (ordered trainer
-stages, each starting from the previous one), ``eval`` (the trained model against a
-baseline on several eval sets, a judge, lm-eval tasks) and the report. An unknown key is
+read, clean locally or on Ray, split), ``synth`` (grow the data with a model), ``train``
+(ordered trainer stages, each starting from the previous one), ``eval`` (the trained
+model against a baseline on several eval sets, a judge, lm-eval tasks) and the report. An unknown key is
 an error naming the nearest valid key, never silently ignored.
 
 .. code-block:: yaml
@@ -14,6 +14,7 @@ an error naming the nearest valid key, never silently ignored.
       inputs: [{path: data/medical_qa.jsonl}]
       ops: [normalize, dedup.exact, {op: dedup.near, threshold: 0.7}]
       split: {test_ratio: 0.2, seed: 0}
+      executor: {kind: ray}      # optional; default local
     train:
       - stage: sft
         args: {max_steps: 20, learning_rate: 2.0e-4}
@@ -67,6 +68,22 @@ class SplitSpec(_Strict):
     stratify: str | None = Field("source", description="column to stratify by, or null")
 
 
+class ExecutorSpec(_Strict):
+    """Where the data stage's op chain runs; the output is the same either way."""
+
+    kind: Literal["local", "ray"] = Field("local", description="local: one process; ray: Ray Data (the `ray` extra)")
+    address: str | None = Field(
+        None, description="ray: the cluster, `auto` (the one this machine joined) or host:port; default a local runtime"
+    )
+    num_cpus: int | None = Field(None, gt=0, description="ray: CPUs of the local runtime (default: all)")
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self) -> "ExecutorSpec":
+        if self.kind == "local" and (self.address is not None or self.num_cpus is not None):
+            raise ValueError("address and num_cpus are options of kind: ray")
+        return self
+
+
 class DataStage(_Strict):
     """Read the inputs, run the op chain, split train/test. Its outputs are referred to as
     `train` and `test` (a single `data:` section: also `data.train`), or `<name>.train` and
@@ -79,6 +96,9 @@ class DataStage(_Strict):
     )
     split: SplitSpec | None = Field(None, description="hold out a test split for the eval stage")
     strict: bool = Field(False, description="fail on the first malformed input row")
+    executor: ExecutorSpec = Field(
+        default_factory=ExecutorSpec, description="where the op chain runs: {kind: local} or {kind: ray, address: ...}"
+    )
 
     @field_validator("ops")
     @classmethod

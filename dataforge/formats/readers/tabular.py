@@ -56,15 +56,17 @@ def _csv_batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
         raise FormatError(f"{path}: not a valid CSV file: {e}") from None
 
 
-def parquet_batches(path: Path, shard_rows: int, shard_bytes: int | None = None) -> Iterator[pa.RecordBatch]:
-    """Record batches of a Parquet file (:func:`_parquet_batch_rows` rows each); a file
-    that is not Parquet, is truncated or has corrupt pages is refused with its name
-    (Arrow's own message says what it found)."""
+def parquet_batches(
+    path: Path, shard_rows: int, shard_bytes: int | None = None, row_groups: list[int] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of a Parquet file (:func:`_parquet_batch_rows` rows each), of only
+    ``row_groups`` if given; a file that is not Parquet, is truncated or has corrupt pages
+    is refused with its name (Arrow's own message says what it found)."""
     try:
         pf = pq.ParquetFile(path)
         if any(1 + type_depth(f.type) > MAX_DEPTH for f in pf.schema_arrow):
             raise FormatError(f"{path}: a column nests deeper than {MAX_DEPTH} levels")
-        yield from pf.iter_batches(batch_size=_parquet_batch_rows(pf, shard_rows, shard_bytes))
+        yield from pf.iter_batches(batch_size=_parquet_batch_rows(pf, shard_rows, shard_bytes), row_groups=row_groups)
     except pa.ArrowException as e:
         raise FormatError(f"{path}: not a readable Parquet file (truncated, corrupt or another format): {e}") from None
 

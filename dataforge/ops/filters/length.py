@@ -52,6 +52,14 @@ class LengthFilter(Operator):
         super().__init__(config, **params)
         self._tokenizer: Any = None
 
+    def setup(self) -> None:
+        """Load the tokenizer when lengths are counted in tokens (the loader caches per process)."""
+        if self.config.unit != "chars" and self._tokenizer is None:
+            self._tokenizer = chat_template.load_tokenizer(self.config.tokenizer)
+
+    def close(self) -> None:
+        self._tokenizer = None
+
     def process(self, records: pl.DataFrame) -> OpResult:
         cfg = self.config
         turns = explode_turns(records)
@@ -116,8 +124,7 @@ class LengthFilter(Operator):
         texts = contents.fill_null("")
         if self.config.unit == "chars":
             return texts.str.len_chars().to_numpy().astype(np.int64)
-        if self._tokenizer is None:  # once per op; the loader caches per process (fast tokenizers batch in Rust)
-            self._tokenizer = chat_template.load_tokenizer(self.config.tokenizer)
+        self.setup()  # fast tokenizers batch in Rust
         tokenizer = self._tokenizer
         out = np.zeros(len(texts), np.int64)
         size = self.config.batch_size

@@ -22,7 +22,8 @@ class Data(Stage):
         self.name = "data" if dataset is None else f"data.{dataset}"
 
     def config(self) -> Any:
-        return self.spec.model_dump(mode="json")
+        # where the chain runs does not change what it produces: no rerun for a new executor
+        return self.spec.model_dump(mode="json", exclude={"executor"})
 
     def input_files(self, ctx: StageContext) -> list[Path]:
         return [ctx.input_path(i.path) for i in self.spec.inputs]
@@ -48,12 +49,26 @@ class Data(Stage):
                     yield shard
 
         # Reader rejections and every op's rejections stream into rejected/, one file per
-        # stage, exactly as `dataforge apply` writes them.
+        # stage (per stage and batch on Ray), exactly as `dataforge apply` writes them.
         with RejectedWriter(out / "rejected") as rejected:
-            kept_iter, op_stats = iter_apply(shards(), spec.ops, rejected)
-            frames = list(kept_iter)
-            kept = pl.concat(frames, how="vertical") if frames else empty_table()
-            stats: dict[str, Any] = {"ops": op_stats(), "rejected": sum(rejected.counts.values()),
+            if spec.executor.kind == "ray":
+                from ...executors.ray_executor import run_files
+
+                run = run_files(
+                    [ctx.input_path(i.path) for i in spec.inputs], spec.ops, rejected,
+                    formats=[i.format for i in spec.inputs], sources=[i.source for i in spec.inputs],
+                    address=spec.executor.address, num_cpus=spec.executor.num_cpus, strict=spec.strict,
+                )
+                kept, op_stats = run.kept if run.kept is not None else empty_table(), run.stats
+                for s in op_stats:  # the workers wrote the rows; the stats count them
+                    if s["rows_rejected"]:
+                        rejected.counts[s["op"]] = rejected.counts.get(s["op"], 0) + s["rows_rejected"]
+            else:
+                kept_iter, stats_of = iter_apply(shards(), spec.ops, rejected)
+                frames = list(kept_iter)
+                kept = pl.concat(frames, how="vertical") if frames else empty_table()
+                op_stats = stats_of()
+            stats: dict[str, Any] = {"ops": op_stats, "rejected": sum(rejected.counts.values()),
                                      "rejected_by_stage": dict(rejected.counts)}
         artifacts = {"rejected": "rejected"}
         parts = (
