@@ -56,7 +56,7 @@ def train(
 def merge(adapter: PathLike, output_dir: PathLike) -> Path:
     """Fold a stage's LoRA adapter (and any adapters under it) into its base; save a
     standalone model + tokenizer that plain ``transformers`` and vLLM load."""
-    from .merge import merge_adapter
+    from .merging import merge_adapter  # not "merge": a submodule of that name would replace this function
 
     return merge_adapter(adapter, output_dir)
 

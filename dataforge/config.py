@@ -29,9 +29,10 @@ class Config(BaseModel):
 
 
 def field_names(model: Any) -> list[str]:
-    """The keys a pydantic model or (pydantic-validated) dataclass accepts."""
+    """The keys a pydantic model or (pydantic-validated) dataclass accepts (a field's
+    alias when it has one: ``from`` rather than ``from_``)."""
     if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
+        return [info.alias or name for name, info in model.model_fields.items()]
     if dataclasses.is_dataclass(model):
         return [f.name for f in dataclasses.fields(model)]
     return []
@@ -50,7 +51,7 @@ def describe_errors(model: Any, exc: ValidationError) -> list[tuple[tuple[Any, .
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         if err["type"] in _UNKNOWN_KEY and loc:
             key = str(loc[-1])
-            known = field_names(_model_at(model, loc[:-1]))
+            known = field_names(model_at(model, loc[:-1]))
             hint = did_you_mean(key, known)
             msg = f"unknown parameter {key!r}{hint}"
             if not hint and known:
@@ -67,27 +68,49 @@ def describe_errors(model: Any, exc: ValidationError) -> list[tuple[tuple[Any, .
     return problems
 
 
-def _model_at(model: Any, path: tuple[Any, ...]) -> Any:
-    """The nested model (or dataclass) that ``path`` points into, or None."""
+def model_at(model: Any, path: tuple[Any, ...]) -> Any:
+    """The nested model (or dataclass) that ``path`` points into, or None.
+
+    Follows list indices, aliases, and the members of a union told apart by a tag (pydantic
+    puts the tag in the location: ``steps.0.distill.template``)."""
+    candidates = [model]
     for part in path:
         if isinstance(part, int):
             continue  # list index: same item type
-        fields = getattr(model, "model_fields", None)
-        if fields is None or part not in fields:
+        tagged = [c for c in candidates if _tag(c) == part]
+        if tagged:
+            candidates = tagged
+            continue
+        found = []
+        for candidate in candidates:
+            info = _field(candidate, str(part))
+            if info is not None:
+                found += _models_in(info.annotation)
+        if not found:
             return None
-        model = _unwrap(fields[part].annotation)
-    return model
+        candidates = found
+    return candidates[0]
 
 
-def _unwrap(annotation: Any) -> Any:
-    """The first model-like type inside ``X | None``, ``list[X]``, ``dict[str, X]``."""
-    if isinstance(annotation, type) and (issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation)):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _unwrap(arg)
-        if found is not None:
-            return found
+def _field(model: Any, key: str) -> Any:
+    fields = getattr(model, "model_fields", None) or {}
+    return next((info for name, info in fields.items() if key in (name, info.alias)), None)
+
+
+def _tag(model: Any) -> Any:
+    """The default of a model's discriminator-like field (``step: Literal["distill"]``)."""
+    fields = getattr(model, "model_fields", None) or {}
+    for info in fields.values():
+        if typing.get_origin(info.annotation) is typing.Literal and len(typing.get_args(info.annotation)) == 1:
+            return typing.get_args(info.annotation)[0]
     return None
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    """Every model-like type inside ``X | Y | None``, ``list[X]``, ``dict[str, X]``, ``Annotated``."""
+    if isinstance(annotation, type) and (issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation)):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
 def format_problems(what: str, problems: list[tuple[tuple[Any, ...], str]]) -> str:
@@ -135,4 +158,5 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["Config", "config_from_signature", "describe_errors", "format_problems", "validate_config"]
+__all__ = ["Config", "config_from_signature", "describe_errors", "field_names", "format_problems", "model_at",
+           "validate_config"]

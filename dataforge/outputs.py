@@ -249,6 +249,13 @@ class OutputLock:
             return None  # half-written by a writer that died at once: stale
         return data if isinstance(data, dict) else None
 
+    def held(self) -> bool:
+        """Whether a live process (or one on another host) holds the lock right now."""
+        holder = self._holder() if self.path.is_file() else None
+        if holder is None:
+            return False
+        return holder.get("host") != socket.gethostname() or _alive(int(holder.get("pid", 0)))
+
     def release(self) -> None:
         if self._held:
             self.path.unlink(missing_ok=True)
@@ -271,11 +278,13 @@ def temp_prefix(name: str, kind: str = "tmp") -> str:
 
 
 def sweep_temporaries(folder: Path | str, name: str) -> list[Path]:
-    """Remove temporaries of target ``name`` in ``folder`` whose writing process is gone."""
+    """Remove temporaries of target ``name`` in ``folder`` whose writing process is gone,
+    and the locks taken on them (``..<name>.<pid>.tmp-*.lock``: a command that wrote into
+    a temporary folder, such as a recipe's train stage, locks it like any output)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    pattern = re.compile(rf"^\.{re.escape(name)}\.(\d+)\.(?:tmp|old)-")
+    pattern = re.compile(rf"^\.?\.{re.escape(name)}\.(\d+)\.(?:tmp|old)-")
     removed = []
     for entry in folder.iterdir():
         match = pattern.match(entry.name)

@@ -126,3 +126,37 @@ class ProgressEngine:
                 outputs += self.engine.generate(part, params)
                 advance(len(part))
         return outputs
+
+
+#: training metrics shown beside the steps bar, first found first
+TRAIN_KEYS = ("loss", "reward", "kl", "rewards/accuracies", "accuracy", "grad_norm")
+
+
+class StepsBar:
+    """A trainer's progress (``backends.TrainProgress``) on this display: steps, steps/s,
+    ETA, and the latest loss / reward / KL after the bar. Used by ``dataforge train`` and
+    by the train stages of ``dataforge run``."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._advance: Advance | None = None
+        self._done = 0
+        self.metrics: dict[str, float] = {}
+
+    def start(self, total_steps: int, description: str) -> None:
+        if self._advance is None:
+            self._advance = self._stack.enter_context(task(f"train {description}", total=max(total_steps, 1),
+                                                           unit="steps"))
+
+    def update(self, step: int, logs: Any) -> None:
+        if self._advance is None:
+            return
+        for key in TRAIN_KEYS:
+            value = logs.get(key)
+            if isinstance(value, (int, float)):
+                self.metrics[key] = float(value)
+        self._advance(max(step - self._done, 0), note="  ".join(f"{k}={v:.4g}" for k, v in self.metrics.items()))
+        self._done = max(self._done, step)
+
+    def finish(self) -> None:
+        self._stack.close()

@@ -279,13 +279,15 @@ def evaluate(
     predictions: str | Path | None = None,
     overwrite: bool = False,
     strict: bool = False,
+    limit: int | None = None,
 ) -> Run:
     """Evaluate ``model`` on ``data`` (or score existing ``predictions``); return the run.
 
     With ``output`` the run folder is written too. ``model`` is an alias, local folder or
     hub id (``None``: the embedded default). With ``predictions`` nothing is generated; a
     ``model`` is then used only by model-based metrics (PPL); ``strict`` refuses predictions
-    whose ids are not in ``data`` (otherwise they are counted in a warning).
+    whose ids are not in ``data`` (otherwise they are counted in a warning). ``limit`` keeps
+    the first N items of the eval set (recorded in the manifest's data section).
     """
     started = time.perf_counter()
     names = parse_metrics(metrics)
@@ -310,6 +312,9 @@ def evaluate(
             raise UserError("evaluate needs `data` (an eval set) or `predictions`")
         eval_set = read_eval_set(data)
         frame, refused, data_counts = eval_set.items, eval_set.refused, eval_set.info()
+        if limit is not None:
+            frame = frame.head(limit)
+            data_counts["limit"] = limit
         t0 = time.perf_counter()
         frame, engine_info = generate(frame, model, generation)
         timings["generate_s"] = round(time.perf_counter() - t0, 3)

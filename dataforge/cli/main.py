@@ -26,7 +26,7 @@ COMMANDS = {
     "convert": "formats", "inspect": "formats", "schema": "formats",
     "ops": "ops", "apply": "ops", "split": "ops", "mix": "ops",
     "engines": "registries", "verifiers": "registries", "reference": "registries",
-    "run": "run",
+    "run": "run", "runs": "run",
     "synth": "synth",
     "train": "train", "template": "template",
 }

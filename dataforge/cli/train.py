@@ -10,10 +10,9 @@ ETA, and the summary prints at the end. The same command runs in every process o
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -27,39 +26,6 @@ from .registries import print_registry
 
 train_app = sub_app("Train a model on canonical data (sft, dpo, kto, orpo, rm, grpo, rloo, ppo), merge adapters.")
 app.add_typer(train_app, name="train")
-
-#: keys shown beside the progress bar, first found first
-_LIVE_KEYS = ("loss", "reward", "kl", "rewards/accuracies", "accuracy", "grad_norm")
-
-
-class BarProgress:
-    """A :class:`backends.TrainProgress` on ``dataforge.progress`` (the toolkit's one live
-    display): steps, steps/s, ETA, and the latest loss / reward / KL after the bar."""
-
-    def __init__(self) -> None:
-        self._stack = contextlib.ExitStack()
-        self._advance: Any = None
-        self._done = 0
-        self.metrics: dict[str, float] = {}
-
-    def start(self, total_steps: int, description: str) -> None:
-        if self._advance is None:
-            self._advance = self._stack.enter_context(
-                progress.task(f"train {description}", total=max(total_steps, 1), unit="steps"))
-
-    def update(self, step: int, logs: Mapping[str, Any]) -> None:
-        if self._advance is None:
-            return
-        for key in _LIVE_KEYS:
-            value = logs.get(key)
-            if isinstance(value, (int, float)):
-                self.metrics[key] = float(value)
-        self._advance(max(step - self._done, 0), note="  ".join(f"{k}={v:.4g}" for k, v in self.metrics.items()))
-        self._done = max(self._done, step)
-
-    def finish(self) -> None:
-        self._stack.close()
-
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -119,7 +85,7 @@ def _register_stage(stage: str) -> None:
 
         _quiet_library_bars()
         stage_cfg = backends.stage_config(stage, file=config, sets=sets)
-        bar = BarProgress()
+        bar = progress.StepsBar()
         try:
             artifacts = backends.train(stage_cfg, data, model, output, backend=backend, eval_data=eval_data or None,
                                        progress=bar)

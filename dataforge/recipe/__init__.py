@@ -1,4 +1,4 @@
-"""Recipes: the whole loop (data -> synth -> train -> eval) from one YAML file."""
+"""Recipes: the whole loop (data -> synth -> train -> eval -> report) from one YAML file."""
 
 from . import stages
 from .model import Recipe, RecipeError, load_recipe

@@ -57,7 +57,7 @@ def fields_of(model: Any) -> list[tuple[str, Any, str, str]]:
     rows = []
     if isinstance(model, type) and issubclass(model, BaseModel):
         for name, info in model.model_fields.items():
-            rows.append((name, info.annotation, _default(info), info.description or ""))
+            rows.append((info.alias or name, info.annotation, _default(info), info.description or ""))
     elif dataclasses.is_dataclass(model):
         hints = typing.get_type_hints(model, include_extras=True)
         for f in dataclasses.fields(model):

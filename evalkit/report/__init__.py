@@ -15,6 +15,7 @@ Every file is written atomically.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dataforge.outputs import claim_folder
 
@@ -41,8 +42,13 @@ def write_report(comparison: Comparison, out_dir: str | Path, *, overwrite: bool
     write_text(files["report.md"], render_markdown(comparison, {s: f"plots/{s}.png" for s in plots}))
     files["report.html"] = out / "report.html"
     write_text(files["report.html"], render_html(comparison, plots))
-    files["comparison.json"] = out / "comparison.json"
-    write_json(files["comparison.json"], {
+    files.update(write_comparison_data(comparison, out))
+    return files
+
+
+def comparison_data(comparison: Comparison) -> dict[str, Any]:
+    """The frames behind a report, as JSON-able data (``comparison.json``)."""
+    return {
         "runs": [{"name": r.name, "path": str(r.path) if r.path else None, "data_sha256": r.data_hash}
                  for r in comparison.runs],
         "n_boot": comparison.n_boot, "confidence": comparison.confidence, "seed": comparison.seed,
@@ -51,11 +57,17 @@ def write_report(comparison: Comparison, out_dir: str | Path, *, overwrite: bool
         "regressions": comparison.regressions.to_dicts(),
         "judge": comparison.judge.to_dicts() if comparison.judge is not None else None,
         "notes": comparison.notes,
-    })
+    }
+
+
+def write_comparison_data(comparison: Comparison, out: Path) -> dict[str, Path]:
+    """``comparison.json`` and, when a judge ran, ``judge_verdicts.jsonl`` into ``out``."""
+    files = {"comparison.json": out / "comparison.json"}
+    write_json(files["comparison.json"], comparison_data(comparison))
     if comparison.judge_verdicts is not None:
         files["judge_verdicts.jsonl"] = out / "judge_verdicts.jsonl"
         write_text(files["judge_verdicts.jsonl"], comparison.judge_verdicts.write_ndjson())
     return files
 
 
-__all__ = ["write_report"]
+__all__ = ["comparison_data", "write_comparison_data", "write_report"]

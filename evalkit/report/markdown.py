@@ -19,33 +19,40 @@ def md_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(comparison: Comparison, plot_files: dict[str, str]) -> str:
-    """The whole report; ``plot_files`` maps plot stem -> path relative to report.md."""
+def comparison_markdown(comparison: Comparison, plot_files: dict[str, str], level: int = 2) -> list[str]:
+    """The comparison's sections with ``level`` headings (see ``html.comparison_html``);
+    ``plot_files`` maps plot stem -> path relative to the Markdown file."""
+    h, sub = "#" * level, "#" * (level + 1)
     base = comparison.names[0]
     parts = [
-        f"# evalkit comparison: {' vs '.join(comparison.names)}",
         f"Baseline: **{base}**. Deltas are each run minus the baseline; CIs are "
         f"{comparison.confidence:.0%} paired-bootstrap percentile intervals over examples "
         f"({comparison.n_boot} resamples, seed {comparison.seed}). A delta is significant "
         "when its CI excludes 0. ↑/↓: higher/lower is better.",
-        "## Runs", md_table(tables.runs_table(comparison)),
-        "## Metrics", md_table(tables.metric_table(comparison)),
+        f"{h} Runs", md_table(tables.runs_table(comparison)),
+        f"{h} Metrics", md_table(tables.metric_table(comparison)),
         "Method: `corpus` = the metric's corpus formula recomputed on every resample from counts "
         "extracted once (BLEU, PPL, Distinct-n, Self-BLEU); `mean` = the corpus score is the mean "
         "of per-example values; `none` = the score cannot be recomputed from the run (no "
         "per-example values): no CI.",
     ]
     if comparison.outcomes.height:
-        parts += ["## Per-example wins / ties / losses", md_table(tables.outcome_table(comparison))]
+        parts += [f"{h} Per-example wins / ties / losses", md_table(tables.outcome_table(comparison))]
     judge = tables.judge_table(comparison)
     if judge is not None:
-        parts += ["## Judge win-rate", md_table(judge)]
+        parts += [f"{h} Judge win-rate", md_table(judge)]
     regressions = tables.regression_tables(comparison)
-    parts.append("## Examples that got worse")
-    parts += [f"### {title}\n\n{md_table(t)}" for title, t in regressions] or ["None."]
+    parts.append(f"{h} Examples that got worse")
+    parts += [f"{sub} {title}\n\n{md_table(t)}" for title, t in regressions] or ["None."]
     if plot_files:
-        parts.append("## Plots")
+        parts.append(f"{h} Plots")
         parts += [f"![{stem}]({path})" for stem, path in plot_files.items()]
-    parts += ["## Signatures", md_table(tables.signature_table(comparison))]
+    parts += [f"{h} Signatures", md_table(tables.signature_table(comparison))]
     parts += [f"> {note}" for note in comparison.notes]
-    return "\n\n".join(parts) + "\n"
+    return parts
+
+
+def render_markdown(comparison: Comparison, plot_files: dict[str, str]) -> str:
+    """The whole report; ``plot_files`` maps plot stem -> path relative to report.md."""
+    heading = f"# evalkit comparison: {' vs '.join(comparison.names)}"
+    return "\n\n".join([heading, *comparison_markdown(comparison, plot_files)]) + "\n"

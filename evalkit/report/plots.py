@@ -219,6 +219,20 @@ def figures(comparison: Comparison) -> dict[str, Callable[[Comparison], plt.Figu
     return builders
 
 
+def counts_png(title: str, counts: dict[str, int], xlabel: str) -> bytes:
+    """A bar per bin of a histogram given as counts (``{"0.3": 5, "0.4": 2}``, bins in
+    order): score histograms of the run report, where only the counts were kept."""
+    _style()
+    fig, ax = plt.subplots(figsize=(max(3.2, 0.45 * len(counts) + 1.5), 2.4), layout="constrained")
+    ax.bar(range(len(counts)), list(counts.values()), color=_COLORS[0])
+    ax.set_xticks(range(len(counts)), list(counts), fontsize=8)
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("count", fontsize=8)
+    ax.set_title(_wrap(title, 60), fontsize=9)
+    return _png(fig)
+
+
 def all_plots(comparison: Comparison) -> dict[str, bytes]:
     """Every plot of the report as PNG bytes, by file stem."""
     return {stem: _png(build(comparison)) for stem, build in figures(comparison).items()}

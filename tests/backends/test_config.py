@@ -274,3 +274,14 @@ def test_cli_config_prints_editable_yaml():
     result = _cli("train", "config", "dpo")
     assert result.exit_code == 0
     assert yaml.safe_load(result.output)["beta"] == 0.1
+
+
+def test_merge_stays_the_function_after_its_module_is_imported():
+    """``backends.merge`` is a function; importing the module behind it must not replace it
+    (a package attribute named like a submodule is overwritten by the import)."""
+    import importlib
+
+    import backends
+
+    importlib.import_module("backends.merging")
+    assert callable(backends.merge) and backends.merge.__module__ == "backends"

@@ -5,8 +5,7 @@ A :class:`Stage` names its folder (``name``), says what its output depends on
 ``input_files()``), and produces its output into a temporary folder (``run``), returning
 ``{"stats": {...}, "artifacts": {key: relative path}}``. The runner does the rest, the
 same way for every stage: fingerprint, skip when up to date, write atomically, record
-the outcome in the manifest. Synthesis and training stages are new classes here, not
-changes to the runner.
+the outcome in the manifest.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ...errors import UserError
 from ...fileio import file_sha256, package_versions
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ class StageOutcome:
     seconds: float
     stats: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    #: the stage's config (what its fingerprint hashes besides its inputs)
+    config: Any = None
 
 
 @dataclass
@@ -73,6 +75,24 @@ class StageContext:
         except KeyError:
             raise KeyError(f"stage {stage!r} has no artifact {key!r}") from None
 
+    def with_paths(self, options: dict[str, Any], keys: tuple[str, ...] = ("chat_template",)) -> dict[str, Any]:
+        """``options`` with the file paths under ``keys`` made relative to the recipe (a
+        value holding Jinja tags is template text, not a path)."""
+        return {k: str(self.input_path(v)) if k in keys and isinstance(v, str) and "{" not in v else v
+                for k, v in options.items()}
+
+    def dataset(self, ref: str) -> Path:
+        """A dataset reference of the recipe (``train``, ``medical.test``, ``synth.dpo``)
+        -> the upstream artifact; anything else is a file relative to the recipe."""
+        found = self.recipe.data_refs().get(ref)
+        if found is None:
+            return self.input_path(ref)
+        stage, key = found
+        path = self.artifact(stage, key)
+        if not path.is_file():
+            raise UserError(f"{ref}: {path} does not exist (stage {stage} wrote no {key!r} set)")
+        return path
+
 
 class Stage(ABC):
     """One step of a run: fingerprinted, skipped when up to date, written atomically."""
@@ -92,11 +112,18 @@ class Stage(ABC):
         """Files outside the run folder this stage reads (hashed by content)."""
         return []
 
+    def external(self, ctx: StageContext) -> Any:
+        """Identity of what the stage reads from outside the run that is too big to hash
+        (a model folder: the fingerprint of the run stage that wrote it, or its files'
+        sizes and times); ``None`` when there is nothing."""
+        return None
+
     def fingerprint(self, ctx: StageContext) -> str:
         files = [file_sha256(p) for p in self.input_files(ctx)]
         ups = [ctx.outcomes[u].fingerprint for u in self.upstream()]
+        extra = self.external(ctx)
         return fingerprint(self.name, type(self).__name__, self.config(), ups, files,
-                           versions().get("posttrain", ""))
+                           versions().get("posttrain", ""), *([extra] if extra is not None else []))
 
     def describe(self) -> str:
         """One line for ``--dry-run`` plans and logs."""

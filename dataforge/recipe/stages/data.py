@@ -12,12 +12,14 @@ from .base import Stage, StageContext
 
 
 class Data(Stage):
-    """Inputs -> op chain -> ``train.parquet`` (+ ``test.parquet``) and ``rejected/``."""
+    """Inputs -> op chain -> ``train.parquet`` (+ ``test.parquet``) and ``rejected/``.
 
-    name = "data"
+    A recipe's single ``data:`` section is the stage ``data``; each dataset of
+    ``datasets:`` is a stage ``data.<name>`` of its own (fingerprinted apart)."""
 
-    def __init__(self, spec: DataStage) -> None:
+    def __init__(self, spec: DataStage, dataset: str | None = None) -> None:
         self.spec = spec
+        self.name = "data" if dataset is None else f"data.{dataset}"
 
     def config(self) -> Any:
         # where the chain runs does not change what it produces: no rerun for a new executor
@@ -78,7 +80,7 @@ class Data(Stage):
             write(frame, out / f"{part_name}.parquet")  # canonical Parquet; a full disk names the file
             artifacts[part_name] = f"{part_name}.parquet"
             stats[f"{part_name}_rows"] = frame.height
-        ctx.log(f"[data] kept {kept.height}, rejected {stats['rejected']}")
+        ctx.log(f"[{self.name}] kept {kept.height}, rejected {stats['rejected']}")
         for warning in dict.fromkeys(w for s in stats["ops"] for w in s.get("warnings", {})):
-            ctx.log(f"[data] warning: {warning}")
+            ctx.log(f"[{self.name}] warning: {warning}")
         return {"stats": stats, "artifacts": artifacts}

@@ -15,7 +15,6 @@ from typing import Any
 
 import polars as pl
 
-from ...errors import UserError
 from ...synth.pipeline import SynthSection
 from .base import Stage, StageContext
 
@@ -25,20 +24,19 @@ class Synth(Stage):
 
     name = "synth"
 
-    def __init__(self, spec: SynthSection) -> None:
+    def __init__(self, spec: SynthSection, source: tuple[str, str] | None) -> None:
         self.spec = spec
+        #: (stage, artifact) of the input when it is a dataset of the run; None for a file
+        self.source = source
 
     def config(self) -> Any:
         return self.spec.model_dump(mode="json")
 
-    def _uses_split(self) -> bool:
-        return self.spec.input in ("train", "test")
-
     def upstream(self) -> list[str]:
-        return ["data"] if self._uses_split() else []
+        return [self.source[0]] if self.source else []
 
     def input_files(self, ctx: StageContext) -> list[Path]:
-        files = [] if self._uses_split() else [ctx.input_path(self.spec.input)]
+        files = [] if self.source else [ctx.input_path(self.spec.input)]
         return files + [ctx.input_path(p) for p in _template_files(self.spec)]
 
     def describe(self) -> str:
@@ -47,17 +45,13 @@ class Synth(Stage):
         return f"{self.spec.input} -> [{steps}] with {self.spec.engine.kind}/{model}"
 
     def _records(self, ctx: StageContext) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-        """The input records, and the prompt file's rejected rows (None for a split)."""
-        if not self._uses_split():
+        """The input records, and the prompt file's rejected rows (None for a dataset)."""
+        if not self.source:
             from ...synth.inputs import load_prompts
 
             loaded = load_prompts(ctx.input_path(self.spec.input))
             return loaded.records, loaded.rejected
-        target = ctx.run_dir / "data" / f"{self.spec.input}.parquet"
-        if not target.is_file():
-            hint = " (add `split:` to the data stage)" if self.spec.input == "test" else ""
-            raise UserError(f"synth.input={self.spec.input!r}: {target} does not exist{hint}")
-        return pl.read_parquet(target), None
+        return pl.read_parquet(ctx.dataset(self.spec.input)), None
 
     def run(self, ctx: StageContext, out: Path) -> dict[str, Any]:
         from ...rejects import RejectedWriter

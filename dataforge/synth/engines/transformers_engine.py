@@ -90,6 +90,16 @@ def model_fingerprint(path: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def _template_text(value: str | None) -> str | None:
+    """``chat_template``: the template itself (it has Jinja tags) or a file holding it."""
+    if value is None or "{" in value:
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"engine 'transformers': chat_template {value}: no such file (a .jinja path or the text)")
+    return path.read_text(encoding="utf-8")
+
+
 class _SeededSampler(LogitsProcessor):
     """Samples each row with its own generator, then leaves greedy search one choice.
 
@@ -127,7 +137,9 @@ class TransformersEngine(Engine):
     Options: ``device`` ("auto" = cuda if available else cpu), ``dtype`` ("auto" = bf16 on
     GPU, fp32 on CPU; or float32/bfloat16/float16), ``batch_size`` (sequences per forward
     pass; a prompt with ``n`` sampled completions takes ``n``), ``max_length`` (prompt +
-    completion tokens; default: the model's context length).
+    completion tokens; default: the model's context length), ``chat_template`` (template
+    text or a .jinja file used instead of the tokenizer's, e.g. one that can show tools;
+    part of the fingerprint).
     """
 
     kind = "transformers"
@@ -141,6 +153,7 @@ class TransformersEngine(Engine):
         batch_size: int = 8,
         max_length: int | None = None,
         trust_remote_code: bool = False,
+        chat_template: str | None = None,
     ) -> None:
         super().__init__(model or models.DEFAULT_CAUSAL_LM)
         if batch_size < 1:
@@ -160,12 +173,17 @@ class TransformersEngine(Engine):
         )
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        template = _template_text(chat_template)
+        if template is not None:
+            self.tokenizer.chat_template = template
         self.hf_model = AutoModelForCausalLM.from_pretrained(
             self.path, dtype=self.dtype, trust_remote_code=trust_remote_code
         ).to(self.device).eval()
         self.max_length = max_length or self._context_length()
         self.eos_ids = self._eos_ids()
         self._fingerprint = f"{self.kind}:{model_fingerprint(self.path)}:{str(self.dtype).removeprefix('torch.')}"
+        if template is not None:
+            self._fingerprint += ":template-" + hashlib.sha256(template.encode("utf-8")).hexdigest()[:12]
 
     def _context_length(self) -> int:
         limits = [self.tokenizer.model_max_length, getattr(self.hf_model.config, "max_position_embeddings", None)]

@@ -39,7 +39,7 @@ from ..prompts import with_turn
 from ..scorers import Combined, EngineSpec, Items, WeightedScorers
 from .common import (
     StepConfig, StepResult, add_lineage, engine_lineage, failure_reason, finish, generation_lineage,
-    completion_for_scoring, rejected_rows, requests_of, sample_seed, with_prompts,
+    completion_for_scoring, rejected_rows, requests_of, sample_seed, score_counts, with_prompts,
 )
 
 NAME = "best_of_k"
@@ -153,6 +153,8 @@ def _run(records: pl.DataFrame, engine: Engine, cfg: BestOfKConfig, params: Gene
     stats = {"generation": bar.stats(), "engine": engine.fingerprint(), "samples_set_aside": dropped,
              "dpo_pairs": outputs["dpo"].height, "kto_records": outputs["kto"].height,
              "kto_desirable": int(outputs["kto"]["label"].sum()) if outputs["kto"].height else 0,
+             "score_counts": score_counts([s.combined.total for samples in per_prompt for s in samples  # type: ignore[union-attr]
+                                           if s.combined is not None and s.combined.total is not None], 0.1),
              "scorers": scorers.signatures()}
     return finish(NAME, records.height, kept, rejected, stats, outputs)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -111,6 +112,16 @@ def rejected_rows(frame: pl.DataFrame, step: str, reasons: Sequence[str], detail
 def canonical(frame: pl.DataFrame) -> pl.DataFrame:
     """Only the canonical columns, in order (drops the helper ``_`` columns)."""
     return conform(frame.select([c for c in frame.columns if c in COLUMNS]))
+
+
+def score_counts(scores: list[float], width: float) -> dict[str, int]:
+    """How many scores fall in each bin of ``width`` (keyed by the bin's lower edge): the
+    score histogram of a step, small enough for its stats (and the run report)."""
+    counts: dict[str, int] = {}
+    for edge in sorted(math.floor(s / width + 1e-9) * width for s in scores):
+        key = f"{edge:g}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def finish(step: str, rows_in: int, kept: pl.DataFrame, rejected: list[pl.DataFrame],

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from ..engines.base import Engine, GenerationParams
 from ..judge import DEFAULT_RUBRIC, PointwiseJudge
 from ..progress import StepProgress
-from .common import StepConfig, StepResult, add_lineage, finish, rejected_rows, with_prompts
+from .common import StepConfig, StepResult, add_lineage, finish, rejected_rows, score_counts, with_prompts
 
 NAME = "judge_filter"
 
@@ -79,5 +79,6 @@ def judge_filter(records: pl.DataFrame, engine: Engine, config: JudgeFilterConfi
     ]
     scores = [r.score for r in results if r.score is not None]
     stats = {"judge": judge.signature, "judged": len(results), "unparseable": len(results) - len(scores),
-             "mean_score": sum(scores) / len(scores) if scores else None, "seconds": round(bar.seconds, 3)}
+             "mean_score": sum(scores) / len(scores) if scores else None,
+             "score_counts": score_counts(scores, 1.0), "seconds": round(bar.seconds, 3)}
     return finish(NAME, records.height, kept, rejected, stats)
