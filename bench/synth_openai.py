@@ -28,12 +28,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from http_servers import CountingProxy, start_llama_server  # noqa: E402
 
 from dataforge import models  # noqa: E402
 from dataforge.synth.engines import GenerationParams, GenerationRequest, make_engine  # noqa: E402
+
+sys.path.append(str(REPO / "tests"))  # after dataforge is imported: tests/dataforge would shadow it
+from http_servers import CountingProxy, start_llama_server  # noqa: E402
 
 TOPICS = ["a fruit", "a city", "a color", "an animal", "a tool", "a river", "a planet", "a sport",
           "一种水果", "一座城市", "一种颜色", "一种动物"]

@@ -19,15 +19,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from http_servers import CountingProxy, start_llama_server  # noqa: E402
 
 from dataforge import models  # noqa: E402
 from dataforge.schemas import from_dicts, message  # noqa: E402
 from dataforge.synth.cache import CachedEngine, GenerationCache  # noqa: E402
 from dataforge.synth.engines import make_engine  # noqa: E402
 from dataforge.synth.steps import best_of_k  # noqa: E402
+
+sys.path.append(str(REPO / "tests"))  # after dataforge is imported: tests/dataforge would shadow it
+from http_servers import CountingProxy, start_llama_server  # noqa: E402
 
 
 def main() -> None:
