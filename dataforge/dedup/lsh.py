@@ -146,37 +146,71 @@ def estimated_jaccard(left: np.ndarray, li: np.ndarray, right: np.ndarray, ri: n
     return out
 
 
-class BandIndex:
-    """Band key -> the owner that first had it, as two sorted numpy arrays.
+def _ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which range, index) for every index of the ranges ``[starts[i], starts[i] + counts[i])``."""
+    which = np.repeat(np.arange(len(counts)), counts)
+    offset = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return which, np.repeat(starts, counts) + offset
 
-    12 bytes a key and no hash table: looking up a shard's keys is a ``searchsorted``, so
-    the memory a lookup needs does not grow with the index (a polars join over the whole
-    index built a hash table of it for every shard). Adding a shard's new keys is one
-    merge of sorted arrays.
+
+def _rank_in_group(keys: np.ndarray, order_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per element: its position among the elements with the same key, in ``order_by``
+    order, counted from the first and from the last."""
+    order = np.lexsort((order_by, keys))
+    sorted_keys = keys[order]
+    start = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]] if len(keys) else np.zeros(0, bool)
+    group = np.cumsum(start) - 1
+    first_at = np.flatnonzero(start)
+    last_at = np.r_[first_at[1:], len(keys)] - 1
+    from_first, from_last = np.empty(len(keys), np.int64), np.empty(len(keys), np.int64)
+    positions = np.arange(len(keys))
+    from_first[order] = positions - first_at[group]
+    from_last[order] = last_at[group] - positions
+    return from_first, from_last
+
+
+class BandIndex:
+    """Band key -> the last ``depth`` records that had it, as two numpy arrays sorted by
+    key, then by record (the records' ids grow with input order).
+
+    12 bytes an entry and no hash table: looking up a shard's keys is a ``searchsorted``,
+    so the memory a lookup needs does not grow with the index (a polars join over the
+    whole index built a hash table of it for every shard). Adding a shard's entries is a
+    delete and an insert into the sorted arrays.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
         self.keys = np.zeros(0, np.uint64)
         self.owners = np.zeros(0, np.int32)
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(positions of ``keys`` that are in the index, their owners)."""
-        if not len(self.keys):
-            return np.zeros(0, np.int64), np.zeros(0, np.int32)
-        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        hit = np.flatnonzero(self.keys[at] == keys)
-        return hit, self.owners[at[hit]]
+    def lookup(self, keys: np.ndarray, last: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``keys``, owner) of every entry with one of ``keys``; with ``last``,
+        only the newest ``last[i]`` entries of ``keys[i]``."""
+        lo = np.searchsorted(self.keys, keys, side="left")
+        hi = np.searchsorted(self.keys, keys, side="right")
+        if last is not None:
+            lo = np.maximum(lo, hi - np.maximum(last, 0))
+        which, at = _ragged(lo, hi - lo)
+        return which, self.owners[at]
 
     def add(self, keys: np.ndarray, owners: np.ndarray) -> None:
-        """Add keys that are not in the index yet (each once)."""
-        order = np.argsort(keys, kind="stable")
+        """Add entries whose owners are newer than every entry in the index (at most
+        ``depth`` per key), dropping each key's oldest entries beyond ``depth``."""
+        order = np.lexsort((owners, keys))
         keys, owners = keys[order], owners[order].astype(np.int32)
-        at = np.searchsorted(self.keys, keys)
-        self.keys = np.insert(self.keys, at, keys)
-        self.owners = np.insert(self.owners, at, owners)
+        fresh, added = np.unique(keys, return_counts=True)
+        lo = np.searchsorted(self.keys, fresh, side="left")
+        held = np.searchsorted(self.keys, fresh, side="right") - lo
+        excess = np.clip(held + added - self.depth, 0, held)
+        if excess.any():
+            _, stale = _ragged(lo, excess)
+            self.keys, self.owners = np.delete(self.keys, stale), np.delete(self.owners, stale)
+        at = np.searchsorted(self.keys, keys, side="right")
+        self.keys, self.owners = np.insert(self.keys, at, keys), np.insert(self.owners, at, owners)
 
 
 @dataclass
@@ -197,16 +231,23 @@ class Assignment:
 class NearDupIndex:
     """LSH buckets of all shards seen so far, and the clusters their records belong to.
 
-    Every band key maps to the first record that had it (its *owner*); every owner to its
-    cluster; every cluster to its kept record. A later record sharing a key with an owner
-    is a candidate of the owner's cluster. With ``verify_threshold`` set, a candidate pair
-    is linked only when the exact Jaccard of its shingle sets reaches it (owners' shingles
-    live in a :class:`~.store.ShingleStore`, on disk); within a shard, each bucket's records
-    are paired with their next :data:`WINDOW` bucket members, so a bucket of m records costs
-    at most ``m * WINDOW`` checks while small buckets are checked pair by pair.
+    Candidates are the pairs of :func:`window_pairs` over the whole input in input order:
+    each record of a bucket is paired with the :data:`WINDOW` members before it, so a
+    bucket of m records costs at most ``m * WINDOW`` checks while small buckets are
+    checked pair by pair. Streaming, the members before it are the shard's own (window
+    pairs within the shard) and, for the rest of the window, the newest members of
+    earlier shards: every band key keeps its last :data:`WINDOW` records (the *owners*)
+    in a :class:`BandIndex`. These are exactly the pairs of one pass over the whole
+    input, which the Ray executor makes. Every owner maps to its cluster, every cluster
+    to its kept record. With ``verify_threshold`` set, a candidate pair is linked only
+    when the exact Jaccard of its shingle sets reaches it (owners' shingles live in a
+    :class:`~.store.ShingleStore`, on disk).
 
-    Memory: about 12 bytes per distinct band key (``bands`` per distinct record, in a
-    :class:`BandIndex`), plus per owner its id and cluster, plus per cluster its kept id.
+    Streaming differs from one pass only where a later record links two clusters that
+    earlier shards already kept apart: both stay kept (docs/scale.md).
+
+    Memory: 12 bytes per index entry (per band key, up to :data:`WINDOW` records), plus
+    per owner its id and cluster, plus per cluster its kept id.
     """
 
     #: Bucket members each record is paired with (the next ones in row order).
@@ -217,7 +258,7 @@ class NearDupIndex:
             raise ConfigError(f"bands * rows = {bands * rows} exceeds num_perm {num_perm}")
         self.num_perm, self.bands, self.rows = num_perm, bands, rows
         self.verify_threshold = verify_threshold
-        self._buckets = BandIndex()
+        self._buckets = BandIndex(self.WINDOW)
         self._owner_cluster = np.zeros(0, np.int64)
         self._owner_ids = pl.Series("id", [], dtype=pl.String)
         self._kept_ids = pl.Series("id", [], dtype=pl.String)
@@ -249,6 +290,8 @@ class NearDupIndex:
         keys = band_keys(sig, self.bands, self.rows)
         rows = np.flatnonzero(active)
         long = pl.DataFrame({"row": np.repeat(rows, self.bands).astype(np.int64), "key": keys[rows].ravel()})
+        before, after = _rank_in_group(long["key"].to_numpy(), long["row"].to_numpy())
+        long = long.with_columns(before=before, after=after)  # bucket members before / after it in the shard
         (lu, lv, lj), (cu, co, cj), stats = self._edges(sig, long, runs)
 
         # Graph nodes: the shard's rows, then the earlier clusters it touches.
@@ -291,10 +334,12 @@ class NearDupIndex:
 
     def _edges(self, sig: np.ndarray, long: pl.DataFrame, runs: ShingleRuns | None) -> tuple[tuple, tuple, dict[str, int]]:
         """Candidate edges with their Jaccard: within the shard (row, row) and to earlier
-        owners (row, owner); only those reaching the threshold when verifying."""
+        owners (row, owner), each row with the owners that complete its window of earlier
+        bucket members; only those reaching the threshold when verifying."""
         local = window_pairs(long, self.WINDOW)
-        hit, owner = self._buckets.lookup(long["key"].to_numpy())
-        cross = pl.DataFrame({"row": long["row"].to_numpy()[hit], "owner": owner}).unique()
+        keys, rows = long["key"].to_numpy(), long["row"].to_numpy()
+        hit, owner = self._buckets.lookup(keys, last=self.WINDOW - long["before"].to_numpy())
+        cross = pl.DataFrame({"row": rows[hit], "owner": owner}).unique()
         stats = {"candidate_edges": local.height + cross.height}
         lu, lv = local["row"].to_numpy(), local["other"].to_numpy()
         cu, co = cross["row"].to_numpy(), cross["owner"].to_numpy().astype(np.int64)
@@ -327,12 +372,10 @@ class NearDupIndex:
         return (at["partner"], at["sim"].fill_null(np.nan).to_numpy(), at["earlier"].fill_null(False).to_numpy())
 
     def _remember(self, long: pl.DataFrame, ids: pl.Series, cluster: np.ndarray, runs: ShingleRuns | None) -> None:
-        """Band keys never seen before join the index, owned by the first row that has them."""
+        """The shard's last :data:`WINDOW` rows of each bucket join the index as owners."""
         keys, rows = long["key"].to_numpy(), long["row"].to_numpy()
-        unseen = np.ones(len(keys), bool)
-        unseen[self._buckets.lookup(keys)[0]] = False
-        fresh_keys, first = np.unique(keys[unseen], return_index=True)  # first row with each key
-        fresh_rows = rows[unseen][first]
+        newest = long["after"].to_numpy() < self.WINDOW
+        fresh_keys, fresh_rows = keys[newest], rows[newest]
         owner_rows = np.unique(fresh_rows)
         first_owner = len(self._owner_cluster)
         if self._store is not None:  # store ids and owner ids advance together

@@ -22,9 +22,9 @@ and a last ``map_batches`` over the materialized rows splits kept from rejected.
   come to the driver, which finds connected components with scipy and keeps per cluster
   the record with the highest worth, ties to the smallest ``_ord``, as the local index.
 
-The whole input is one pass: kept ids equal the local executor's on one shard (the
-local executor streaming many shards differs only when a later record bridges two
-clusters it already kept; see docs/scale.md). Rejection details name the same partner
+The whole input is one pass: kept ids equal the local executor's on one shard; the
+local executor streaming many shards checks the same candidate pairs and differs only
+when a later record bridges two clusters it already kept (docs/scale.md). Rejection details name the same partner
 and Jaccard, except between equally similar partners.
 """
 

@@ -23,7 +23,9 @@ from scipy.sparse import csr_matrix
 from dataforge.dedup.keys import key_text
 from dataforge.dedup import jaccard as jaccard_module
 from dataforge.dedup.jaccard import ShingleRuns, jaccard
-from dataforge.dedup.lsh import band_keys, candidate_pairs, estimated_jaccard, lsh_params, recall_params
+from dataforge.dedup.lsh import (
+    BandIndex, NearDupIndex, band_keys, candidate_pairs, estimated_jaccard, lsh_params, recall_params,
+)
 from dataforge.dedup.minhash import input_hashes, signatures
 from dataforge.ops import make_op
 from dataforge.schemas import from_dicts, message
@@ -350,6 +352,56 @@ def test_near_dedup_across_shards_equals_one_pass():
     assert second.rejected["detail"].str.contains("earlier shard").any()
     cross = second.rejected.filter(pl.col("detail").str.contains("earlier shard"))
     assert set(cross["duplicate_of"]) <= early
+
+
+def _hand_made(sig_rows: list[list[int]], sets: list[range]) -> tuple[np.ndarray, ShingleRuns]:
+    """Signatures and shingle sets written by hand: 4 permutations, bands of 2 values."""
+    values = [np.fromiter(s, np.uint32) for s in sets]
+    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])]).astype(np.int64)
+    return np.array(sig_rows, np.uint32), ShingleRuns(np.concatenate(values), offsets)
+
+
+def _kept_one_pass_and_streamed(sig: np.ndarray, runs: ShingleRuns, cut: int) -> tuple[list[bool], list[bool]]:
+    n = len(sig)
+    ids = pl.Series([f"r{i}" for i in range(n)])
+    one = NearDupIndex(4, 2, 2, verify_threshold=0.8).assign(sig, ids, np.ones(n, bool), np.arange(n), runs)
+    index = NearDupIndex(4, 2, 2, verify_threshold=0.8)
+    parts = [(0, cut), (cut, n)]
+    kept = [index.assign(sig[lo:hi], ids[lo:hi], np.ones(hi - lo, bool), np.arange(hi - lo),
+                         runs.take(np.arange(lo, hi))).kept for lo, hi in parts]
+    return one.kept.tolist(), np.concatenate(kept).tolist()
+
+
+def test_near_dedup_streamed_candidates_are_the_one_pass_window():
+    """A later shard's record meets the same earlier bucket members as in one pass: the
+    newest WINDOW of them, not only the first record that had the key."""
+    # A and B share band 0 but not enough shingles (Jaccard 0.6): both kept. C, in the
+    # next shard, shares band 0 with both and is a near copy of B only (0.9; 0.55 with A).
+    sig, runs = _hand_made([[1, 1, 5, 5], [1, 1, 6, 6], [1, 1, 7, 7]],
+                           [range(0, 100), range(25, 125), range(30, 130)])
+    assert _kept_one_pass_and_streamed(sig, runs, cut=2) == ([True, True, False],) * 2
+    # A bucket of WINDOW + 2 dissimilar records, then a near copy of the first one: one pass
+    # pairs the copy with the last WINDOW members only, so it is kept; streaming agrees.
+    members = NearDupIndex.WINDOW + 2
+    sig, runs = _hand_made([[1, 1, 10 + i, 10 + i] for i in range(members)] + [[1, 1, 99, 99]],
+                           [range(1000 * i, 1000 * i + 100) for i in range(members)] + [range(5, 100)])
+    one, streamed = _kept_one_pass_and_streamed(sig, runs, cut=members)
+    assert one == streamed == [True] * (members + 1)
+    # With WINDOW members before it, the first is in the copy's window: rejected either way.
+    rows = np.array([0, *range(members - NearDupIndex.WINDOW + 1, members + 1)])
+    one, streamed = _kept_one_pass_and_streamed(sig[rows], runs.take(rows), cut=NearDupIndex.WINDOW)
+    assert one == streamed and not one[-1]
+
+
+def test_band_index_keeps_the_newest_entries_of_each_key():
+    index = BandIndex(depth=3)
+    index.add(np.array([7, 7, 9], np.uint64), np.array([0, 1, 1]))
+    index.add(np.array([7, 7, 8], np.uint64), np.array([2, 3, 3]))
+    assert index.keys.tolist() == [7, 7, 7, 8, 9] and index.owners.tolist() == [1, 2, 3, 3, 1]
+    which, owners = index.lookup(np.array([9, 7, 5], np.uint64))
+    assert which.tolist() == [0, 1, 1, 1] and owners.tolist() == [1, 1, 2, 3]
+    which, owners = index.lookup(np.array([7, 7, 9], np.uint64), last=np.array([2, 0, -1]))
+    assert which.tolist() == [0, 0] and owners.tolist() == [2, 3]
 
 
 def test_near_dedup_survivor_policies():
