@@ -48,6 +48,8 @@ from . import presidio_import  # noqa: F401  (first: presidio without torch)
 from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import IpRecognizer, UrlRecognizer
 
+from .cjk import CJK_CHARS
+
 # -- IP ----------------------------------------------------------------------------------
 
 _HEX = "[0-9A-Fa-f]"
@@ -157,7 +159,12 @@ _START = r"(?<![\w.\-])"
 #: (``tf.io|.gfile``), not a call or a subscript (``app.run|(``, ``df.at|[``).
 _END = r"(?![\w\-]|\.[\w\-]|[(\[])"
 _PORT = r"(?::\d{1,5}(?!\d))?"
-_PATH = r"""(?:/[^\s()<>"']*)"""
+#: A path: anything but space, brackets, quotes and CJK (Chinese text runs straight on
+#: after a URL: ``www.example.cn/help查看订单``); its last character is not sentence
+#: punctuation (``see https://x.com/a.`` ends before the dot). presidio's path pattern
+#: took both into the URL, masking the rest of a Chinese sentence with it.
+_PATH_CHAR = rf"""[^\s()<>"'{CJK_CHARS}\u3000-\u303f]"""
+_PATH = rf"(?:/(?:{_PATH_CHAR}*(?<![.,;:!?]))?)"
 
 #: ``www.`` host, any TLD; or a bare host: a common TLD, or any TLD with a path.
 NON_SCHEMA_URL = (

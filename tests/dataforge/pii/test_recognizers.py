@@ -338,7 +338,11 @@ ADDRESSES = [
     ("See example.com, docs.python.org/3/ and baidu.com or example.cn.",
      {("URL", "example.com"), ("URL", "docs.python.org/3/"), ("URL", "baidu.com"),
       ("URL", "example.cn")}),
-    # a path swallows trailing punctuation (presidio's path pattern, see docs): none here
+    # a path ends before sentence punctuation and before Chinese (presidio's took both)
+    ("See https://x.com/a, then www.example.org/b/c. Or example.io/d?q=1!",
+     {("URL", "https://x.com/a"), ("URL", "www.example.org/b/c"), ("URL", "example.io/d?q=1")}),
+    ("请访问www.example.cn/help查看订单，或者https://example.com/a/b。服务器10.0.0.1坏了",
+     {("URL", "www.example.cn/help"), ("URL", "https://example.com/a/b"), ("IP_ADDRESS", "10.0.0.1")}),
     ("Go to https://www.example.com/a?q=1 or www.test.org, example.io/docs or t.me/chan",
      {("URL", "https://www.example.com/a?q=1"), ("URL", "www.test.org"),
       ("URL", "example.io/docs"), ("URL", "t.me/chan")}),
