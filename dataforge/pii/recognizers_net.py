@@ -159,11 +159,12 @@ _START = r"(?<![\w.\-])"
 #: (``tf.io|.gfile``), not a call or a subscript (``app.run|(``, ``df.at|[``).
 _END = r"(?![\w\-]|\.[\w\-]|[(\[])"
 _PORT = r"(?::\d{1,5}(?!\d))?"
-#: A path: anything but space, brackets, quotes and CJK (Chinese text runs straight on
-#: after a URL: ``www.example.cn/help查看订单``); its last character is not sentence
-#: punctuation (``see https://x.com/a.`` ends before the dot). presidio's path pattern
-#: took both into the URL, masking the rest of a Chinese sentence with it.
-_PATH_CHAR = rf"""[^\s()<>"'{CJK_CHARS}\u3000-\u303f]"""
+#: A path: anything but space, brackets, quotes, CJK and full-width forms (Chinese text
+#: and its punctuation run straight on after a URL: ``www.example.cn/help，查看订单``); its
+#: last character is not sentence punctuation (``see https://x.com/a.`` ends before the
+#: dot). presidio's path pattern took both into the URL, masking the rest of a Chinese
+#: sentence with it.
+_PATH_CHAR = rf"""[^\s()<>"'{CJK_CHARS}\u3000-\u303f\uff00-\uffef]"""
 _PATH = rf"(?:/(?:{_PATH_CHAR}*(?<![.,;:!?]))?)"
 
 #: ``www.`` host, any TLD; or a bare host: a common TLD, or any TLD with a path.

@@ -343,6 +343,8 @@ ADDRESSES = [
      {("URL", "https://x.com/a"), ("URL", "www.example.org/b/c"), ("URL", "example.io/d?q=1")}),
     ("请访问www.example.cn/help查看订单，或者https://example.com/a/b。服务器10.0.0.1坏了",
      {("URL", "www.example.cn/help"), ("URL", "https://example.com/a/b"), ("IP_ADDRESS", "10.0.0.1")}),
+    ("见www.example.cn/faq，或https://example.com/a？还有example.io/x：完",
+     {("URL", "www.example.cn/faq"), ("URL", "https://example.com/a"), ("URL", "example.io/x")}),
     ("Go to https://www.example.com/a?q=1 or www.test.org, example.io/docs or t.me/chan",
      {("URL", "https://www.example.com/a?q=1"), ("URL", "www.test.org"),
       ("URL", "example.io/docs"), ("URL", "t.me/chan")}),
