@@ -153,22 +153,6 @@ def _ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return which, np.repeat(starts, counts) + offset
 
 
-def _rank_in_group(keys: np.ndarray, order_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per element: its position among the elements with the same key, in ``order_by``
-    order, counted from the first and from the last."""
-    order = np.lexsort((order_by, keys))
-    sorted_keys = keys[order]
-    start = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]] if len(keys) else np.zeros(0, bool)
-    group = np.cumsum(start) - 1
-    first_at = np.flatnonzero(start)
-    last_at = np.r_[first_at[1:], len(keys)] - 1
-    from_first, from_last = np.empty(len(keys), np.int64), np.empty(len(keys), np.int64)
-    positions = np.arange(len(keys))
-    from_first[order] = positions - first_at[group]
-    from_last[order] = last_at[group] - positions
-    return from_first, from_last
-
-
 class BandIndex:
     """Band key -> the last ``depth`` records that had it, as two numpy arrays sorted by
     key, then by record (the records' ids grow with input order).
@@ -290,8 +274,9 @@ class NearDupIndex:
         keys = band_keys(sig, self.bands, self.rows)
         rows = np.flatnonzero(active)
         long = pl.DataFrame({"row": np.repeat(rows, self.bands).astype(np.int64), "key": keys[rows].ravel()})
-        before, after = _rank_in_group(long["key"].to_numpy(), long["row"].to_numpy())
-        long = long.with_columns(before=before, after=after)  # bucket members before / after it in the shard
+        # bucket members before / after each entry in the shard, in row order
+        long = long.with_columns(before=pl.col("row").rank("ordinal").over("key").cast(pl.Int64) - 1)
+        long = long.with_columns(after=pl.len().over("key").cast(pl.Int64) - 1 - pl.col("before"))
         (lu, lv, lj), (cu, co, cj), stats = self._edges(sig, long, runs)
 
         # Graph nodes: the shard's rows, then the earlier clusters it touches.

@@ -24,8 +24,8 @@ and a last ``map_batches`` over the materialized rows splits kept from rejected.
 
 The whole input is one pass: kept ids equal the local executor's on one shard; the
 local executor streaming many shards checks the same candidate pairs and differs only
-when a later record bridges two clusters it already kept (docs/scale.md). Rejection details name the same partner
-and Jaccard, except between equally similar partners.
+when a later record bridges two clusters it already kept (docs/scale.md). Rejection
+details name the same partner and Jaccard, except between equally similar partners.
 """
 
 from __future__ import annotations
