@@ -5,6 +5,8 @@ One rich live display per command; every step adds its own bar to it, so nested 
 (a metric inside "metrics", a judge's retry round) show together instead of fighting for
 the terminal. Rich renders the same bars in Jupyter notebooks. The display goes to
 stderr, so piped stdout (tables, JSON) stays clean; ``POSTTRAIN_PROGRESS=0`` turns it off.
+It is drawn only once the command has run half a second (``POSTTRAIN_PROGRESS_DELAY``), so
+quick commands show just their result and do not load rich's live display at all.
 
 Engines take a whole list of requests per call and report nothing until it returns, so
 :class:`ProgressEngine` feeds them in chunks and advances the bar after each chunk (the
@@ -18,37 +20,144 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from typing import Any, Callable, Iterable, Iterator, Sequence
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn,
-    TimeElapsedColumn, TimeRemainingColumn,
-)
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 Advance = Callable[..., None]
-_ACTIVE: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("posttrain_progress", default=None)
 
-
-class _Rate(ProgressColumn):
-    """``12.3 prompts/s`` (the task's ``unit`` field), or ``–`` before the first step."""
-
-    def render(self, task: Task) -> Text:
-        unit = task.fields.get("unit", "items")
-        speed = task.finished_speed or task.speed
-        return Text("–" if speed is None else f"{speed:.2f} {unit}/s", style="progress.data.speed")
+#: seconds a command runs before its bars are drawn (``POSTTRAIN_PROGRESS_DELAY``): a
+#: command that is done sooner prints only its result, with no bar flashing by, and skips
+#: loading and tearing down the live display (~30 ms of a quick ``convert``)
+DEFAULT_DELAY_S = 0.5
 
 
 def enabled() -> bool:
     return os.environ.get("POSTTRAIN_PROGRESS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def _new_display() -> Progress:
+def delay_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get("POSTTRAIN_PROGRESS_DELAY", DEFAULT_DELAY_S)))
+    except ValueError:
+        return DEFAULT_DELAY_S
+
+
+@dataclass
+class Step:
+    """One bar's numbers, kept whether or not the bar is drawn yet."""
+
+    description: str
+    total: float | None
+    unit: str
+    started: float
+    completed: float = 0
+    note: str = ""
+    finished: bool = False
+    bar: Any = None  # the rich task id once drawn
+
+
+class Display:
+    """The command's one live display. Steps are counted from the start; the rich display
+    is created and drawn, with every step so far, once the command has run ``delay``
+    seconds (a timer thread), so quick commands never draw it."""
+
+    def __init__(self, *, delay: float | None = None, draw: bool | None = None) -> None:
+        self.steps: list[Step] = []
+        self._draw = enabled() if draw is None else draw
+        self._lock = threading.RLock()
+        self._progress: Progress | None = None
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        wait = delay_seconds() if delay is None else delay
+        if self._draw and wait <= 0:
+            self._show()
+        elif self._draw:
+            self._timer = threading.Timer(wait, self._show)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def add(self, description: str, total: float | None, unit: str) -> Step:
+        with self._lock:
+            step = Step(description, total, unit, started=time.monotonic())
+            self.steps.append(step)
+            if self._progress is not None:
+                self._add_bar(step)
+            return step
+
+    def update(self, step: Step, advance: float = 0, note: str | None = None, total: float | None = None) -> None:
+        with self._lock:
+            step.completed += advance
+            if note is not None:
+                step.note = note
+            if total is not None:
+                step.total = total
+            if self._progress is not None:
+                extra: dict[str, Any] = {"note": note} if note is not None else {}
+                if total is not None:
+                    extra["total"] = total
+                self._progress.update(step.bar, advance=advance, **extra)
+
+    def finish(self, step: Step) -> None:
+        with self._lock:
+            step.finished = True
+            if self._progress is not None:
+                self._progress.stop_task(step.bar)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._progress is not None:
+                self._progress.stop()
+
+    def _show(self) -> None:
+        with self._lock:
+            if self._closed or self._progress is not None:
+                return
+            self._progress = _new_progress()
+            for step in self.steps:
+                self._add_bar(step)
+            self._progress.start()
+
+    def _add_bar(self, step: Step) -> None:
+        assert self._progress is not None
+        step.bar = self._progress.add_task(step.description, total=step.total, completed=step.completed,
+                                           unit=step.unit, note=step.note)
+        bar = next(t for t in self._progress.tasks if t.id == step.bar)
+        bar.start_time = step.started  # elapsed time counts from the step's real start
+        if step.finished:
+            self._progress.stop_task(step.bar)
+
+
+_ACTIVE: contextvars.ContextVar[Display | None] = contextvars.ContextVar("posttrain_progress", default=None)
+
+
+def _new_progress() -> Progress:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn,
+        TimeElapsedColumn, TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        """``12.3 prompts/s`` (the task's ``unit`` field), or ``–`` before the first step."""
+
+        def render(self, task: Task) -> Text:
+            unit = task.fields.get("unit", "items")
+            speed = task.finished_speed or task.speed
+            return Text("–" if speed is None else f"{speed:.2f} {unit}/s", style="progress.data.speed")
+
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TaskProgressColumn(), _Rate(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        TextColumn("{task.fields[note]}"), console=Console(stderr=True), disable=not enabled(),
+        TaskProgressColumn(), Rate(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"), console=Console(stderr=True),
     )
 
 
@@ -60,23 +169,19 @@ def task(description: str, total: int | None, unit: str = "items") -> Iterator[A
     display = _ACTIVE.get()
     owner = display is None
     if owner:
-        display = _new_display()
-        display.start()
+        display = Display()
         token = _ACTIVE.set(display)
-    task_id = display.add_task(description, total=total, unit=unit, note="")
+    step = display.add(description, total, unit)
 
     def advance(n: int = 1, note: str | None = None, total: int | None = None) -> None:
-        extra: dict[str, Any] = {"note": note} if note is not None else {}
-        if total is not None:
-            extra["total"] = total
-        display.update(task_id, advance=n, **extra)
+        display.update(step, n, note=note, total=total)
 
     try:
         yield advance
     finally:
-        display.stop_task(task_id)
+        display.finish(step)
         if owner:
-            display.stop()
+            display.close()
             _ACTIVE.reset(token)
 
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import click
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from ..errors import DEBUG_ENV, UserError, debug_enabled
@@ -34,19 +31,46 @@ def user_message(exc: BaseException) -> str | None:
 
 def fail(message: str) -> None:
     """Print ``error: message`` on stderr and exit with code 2."""
+    from rich.console import Console
+    from rich.markup import escape
+
     Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(2)
+
+
+class LazyConsole:
+    """A rich ``Console`` made on first use. Importing rich costs ~60 ms of start-up (its
+    Unicode width tables), which a quick command that has nothing but one line to say
+    (``convert`` with no rejected rows) never needs."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, importing rich only when something is printed through it."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 class _Group(TyperGroup):
     """A command group that shows refusals as one line, and bugs with their traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-            raise
         except Exception as exc:  # noqa: BLE001 - sorted into refusal or bug right here
+            # click's own exits and usage errors are neither a UserError nor an OSError,
+            # so they go on to click unchanged
             message = user_message(exc)
             if message is None or debug_enabled():
                 raise

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import polars as pl
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
 
 from ..outputs import OutputLock, prepare_outputs
 from ..progress import track_rows
 from ..rejects import RejectedWriter, rejected_folder
-from .app import app
+from .app import LazyConsole, app, escape
 
-console = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.panel import Panel
+    from rich.table import Table
+
+# rich is imported when something beyond convert's one-line summary is printed
+console = LazyConsole()
 
 TO_HELP = "canonical, alpaca, sharegpt, openai, preference, kto, glaive or llamafactory (OUT is a folder)"
 
@@ -55,13 +55,15 @@ def _options(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def print_warnings(lines: list[str], console: Console) -> None:
+def print_warnings(lines: list[str], console: Any) -> None:
     """Data a command could not keep, one yellow line each (never silent)."""
     for line in lines:
         console.print(f"[yellow]warning:[/yellow] {escape(line)}", soft_wrap=True)
 
 
 def reasons_table(reasons: dict[str, int], title: str) -> Table:
+    from rich.table import Table
+
     from ..formats.readers.validate import REASONS
 
     table = Table(title=title)
@@ -113,11 +115,10 @@ def convert(
         path = writer.path if not folder_out else out
         lost = write_warnings(writer, to if not folder_out else opts.get("formatting", "sharegpt"))
     total = merge_stats(stats)
-    console.print(
-        f"{escape(str(src))} ([bold]{detected}[/bold]{' ' + total['variant'] if total['variant'] else ''}) -> "
-        f"{escape(str(path))} ([bold]{to}[/bold]): {total['rows_in']} rows in, {total['rows_out']} written, "
-        f"{total['rejected']} rejected",
-        soft_wrap=True,  # one line, however long the paths (scripts grep it)
+    bold = lambda text: typer.style(text, bold=True)  # noqa: E731 - echo drops styles off a terminal
+    typer.echo(  # one line, however long the paths (scripts grep it)
+        f"{src} ({bold(detected)}{' ' + total['variant'] if total['variant'] else ''}) -> "
+        f"{path} ({bold(to)}): {total['rows_in']} rows in, {total['rows_out']} written, {total['rejected']} rejected"
     )
     if total["rejected"]:
         console.print(reasons_table(total["reasons"], "rejected rows by reason"))
@@ -130,6 +131,8 @@ def convert(
 
 
 def _render_record(rec: dict[str, Any]) -> Panel:
+    from rich.panel import Panel
+
     lines = []
     for col in ("messages", "chosen", "rejected"):
         if rec.get(col) is None:
@@ -158,6 +161,8 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON"),
 ) -> None:
     """Detected format, rows, turns, roles, lengths, tools, preference/KTO counts, one record."""
+    from rich.table import Table
+
     from ..formats.api import count_rows, iter_load, merge_stats, read_warnings, text_bytes
     from ..formats.summary import summarize
 
@@ -230,6 +235,8 @@ def _type_name(t: Any) -> str:
 
 def canonical_table(schema_: Any) -> Table:
     """The canonical Arrow schema as a readable table (nested types named once)."""
+    from rich.table import Table
+
     from ..schemas.record import MESSAGE_TYPE, TOOL_CALL_TYPE
 
     table = Table(title="canonical record (Arrow schema)")
@@ -249,6 +256,8 @@ def canonical_table(schema_: Any) -> Table:
 @app.command()
 def schema(name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="a format, or rejected / recipe / manifest; none: the canonical schema and the list")) -> None:
     """Print the canonical Arrow schema and the list of schemas, or one JSON Schema."""
+    from rich.table import Table
+
     from ..formats.base import all_formats
     from ..formats.published import schema_path
     from ..recipe.schema_files import generated

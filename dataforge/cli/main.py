@@ -9,6 +9,7 @@ imports them all, so help lists everything and typos get the usual error.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import pkgutil
@@ -48,7 +49,16 @@ def _load_commands(argv: list[str] | None = None) -> None:
 
 
 def main() -> None:
-    _load_commands(sys.argv[1:])
+    # Importing polars, pyarrow and numpy creates ~10^5 long-lived objects and no garbage,
+    # yet triggers a dozen collections, full ones included (~90 ms of a 0.6 s start-up on
+    # a 2-core machine). Collect nothing while importing, then freeze what was imported
+    # (later collections skip it) and collect as usual for the command's own work.
+    gc.disable()
+    try:
+        _load_commands(sys.argv[1:])
+    finally:
+        gc.freeze()
+        gc.enable()
     app()
 
 

@@ -176,6 +176,11 @@ def all_formats() -> dict[str, Format]:
     return FORMATS.items()
 
 
+def builtin_formats() -> dict[str, Format]:
+    """The formats of ``dataforge.formats.adapters`` (no scan for plug-ins)."""
+    return FORMATS.builtin_items()
+
+
 def capacity_error(fmt: str, what: str, ids: pl.Series, hint: str) -> FormatError:
     """The error a writer raises for records its format cannot hold."""
     shown = ", ".join(str(i) for i in ids.head(3).to_list())

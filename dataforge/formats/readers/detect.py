@@ -2,15 +2,20 @@
 
 Each adapter says whether a sample looks like its format. Exactly one yes wins; none or
 several is an error that names the candidates and how to override (``--format``).
+Built-in formats are asked first and plug-in formats only when no built-in says yes: a
+plug-in that also fits, say, Alpaca rows must not make every Alpaca file ambiguous, and
+standard files skip the scan of installed distributions for plug-ins (~30 ms a command).
 """
 
 from __future__ import annotations
 
-from ..base import FormatError, Sample, all_formats
+from ..base import FormatError, Sample, all_formats, builtin_formats
 
 
 def candidates(sample: Sample) -> list[str]:
-    return [name for name, fmt in all_formats().items() if fmt.detect(sample)]
+    """The built-in formats that fit ``sample``; the plug-in ones when none does."""
+    found = [name for name, fmt in builtin_formats().items() if fmt.detect(sample)]
+    return found or [name for name, fmt in all_formats().items() if fmt.detect(sample)]
 
 
 def detect_sample(sample: Sample, where: str = "input") -> str:
