@@ -27,9 +27,11 @@ def test_command_table_names_every_command_and_its_module():
 
 
 def test_running_convert_imports_neither_other_commands_nor_presidio(tmp_path):
-    """Nor Arrow's compute module (0.06 s to import, ~40 MB once a kernel runs): rows
-    without ids, a system prompt (message lists joined) and two extra keys (their order
-    recorded per row) take every convert path that could reach for it."""
+    """Nor Arrow's compute module (0.06 s to import, ~40 MB once a kernel runs), pandas,
+    numpy.ma, pydantic (typer >= 0.29 would) or rich (nothing to show but one line; the
+    progress display is held back by its delay): rows without ids, a system prompt
+    (message lists joined) and two extra keys (their order recorded per row) take every
+    convert path that could reach for them."""
     src = tmp_path / "a.jsonl"
     src.write_text(
         '{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}\n'
@@ -40,10 +42,11 @@ def test_running_convert_imports_neither_other_commands_nor_presidio(tmp_path):
     code = (
         "import sys; from dataforge.cli import main; sys.argv = ['dataforge', 'convert', sys.argv[1], sys.argv[2]]\n"
         "try:\n    main.main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('dataforge.cli.', 'presidio', 'torch', 'jsonschema', 'pyarrow.compute'))))"
+        "print(sorted(m for m in sys.modules if m.startswith(('dataforge.cli.', 'presidio', 'torch', 'jsonschema',\n"
+        "    'pyarrow.compute', 'pandas', 'numpy.ma.', 'pydantic', 'rich'))))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "o.parquet")], cwd=ROOT,
-                         capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                         capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "POSTTRAIN_PROGRESS_DELAY": "60"})
     loaded = eval(out.stdout.strip().splitlines()[-1])
     assert loaded == ["dataforge.cli.app", "dataforge.cli.formats", "dataforge.cli.main"]
     assert (tmp_path / "o.parquet").exists()
