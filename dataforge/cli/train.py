@@ -34,7 +34,8 @@ def _fmt(value: Any) -> str:
 
 
 def print_summary(artifacts: Any, console: Console) -> None:
-    """The end-of-run table: steps, tokens, time, memory, final metrics, health, files."""
+    """The end-of-run table (steps, tokens, time, memory, final metrics), then the files
+    and health flags."""
     s = artifacts.summary
     table = Table(title=f"{s.get('stage')} -> {artifacts.output_dir}", show_header=False)
     table.add_column("key", style="bold")
@@ -51,11 +52,12 @@ def print_summary(artifacts: Any, console: Console) -> None:
             table.add_row(key, _fmt(value))
     for note in (s.get("data") or {}).get("notes", []):
         table.add_row("data", escape(note))
+    console.print(table)
+    # files below the table, one per line and never folded: long paths stay copyable
     for key, path in (("model", artifacts.model_dir), ("curves", artifacts.curve_plot),
                       ("summary", artifacts.summary_file)):
         if path is not None:
-            table.add_row(key, str(path))
-    console.print(table)
+            console.print(f"{key}: {escape(str(path))}", soft_wrap=True, highlight=False)
     for flag in artifacts.health:
         console.print(f"[bold yellow]health: {flag['flag']}[/] {escape(flag['message'])}", soft_wrap=True)
     if not artifacts.health:

@@ -100,7 +100,7 @@ def test_sft_trains_through_the_cli_and_prints_the_summary(sft_run):
     artifacts, output = sft_run
     assert_trained(artifacts, "grad_norm", "learning_rate")
     assert artifacts.summary["chat_template"] == "patched"
-    assert "tokens_seen" in output and "health" in output and str(artifacts.model_dir) in output.replace("\n", "")
+    assert "tokens_seen" in output and "health" in output and f"model: {artifacts.model_dir}\n" in output
     saved = (artifacts.model_dir / "chat_template.jinja").read_text(encoding="utf-8")
     assert ct.has_generation_markers(saved)  # the template it trained with travels with the adapter
 
