@@ -20,6 +20,13 @@ def series(name: str, array: pa.Array) -> pl.Series:
     return pl.from_arrow(pa.Table.from_arrays([array], names=[name])).to_series()  # type: ignore[union-attr]
 
 
+def int64_array(values: np.ndarray) -> pa.Array:
+    """Integers from numpy as an Arrow int64 array, from the buffer (``pa.array`` would
+    import pandas; polars' own numpy path imports ``numpy.ma``)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
 def narrow(arr: pa.Array, target: pa.DataType) -> pa.Array:
     """``arr`` as ``target``, where the two differ only in offset width (large -> standard
     strings and lists, inside structs too); anything else, or a sliced array, or offsets

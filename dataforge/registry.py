@@ -63,6 +63,7 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._origin: dict[str, str] = {}
         self._loaded = False
+        self._builtins_loaded = False
         self._loading = False
 
     # -- registering ----------------------------------------------------------------
@@ -145,8 +146,11 @@ class Registry(Generic[T]):
         distribution's metadata costs ~30 ms of each command's start-up, and a plug-in can
         never take a built-in's name anyway (the scan skips names already registered).
         """
+        if self._builtins_loaded:
+            return
         for package in self.packages:
             _import_tree(importlib.import_module(package))
+        self._builtins_loaded = True
 
     def load(self) -> None:
         """Import the built-in packages and the entry points, once."""

@@ -81,10 +81,7 @@ def concat_columns(df: pl.DataFrame, parts: list[str], name: str) -> pl.DataFram
     seg_lens = lengths.T.ravel()
     seg_out = np.concatenate(([0], np.cumsum(seg_lens)[:-1]))
     index = np.repeat(starts - seg_out, seg_lens) + np.arange(int(seg_lens.sum()))
-    # the index goes to polars as an Arrow buffer: polars' numpy path imports numpy.ma and
-    # pa.array(ndarray) imports pandas, ~20 ms and ~0.3 s of a short command's start-up
-    index = np.ascontiguousarray(index, dtype=np.int64)
-    positions = arrow.series("index", pa.Array.from_buffers(pa.int64(), len(index), [None, pa.py_buffer(index)]))
+    positions = arrow.series("index", arrow.int64_array(index))  # not numpy: see dataforge.arrow
     values = pl.concat(flats).gather(positions).to_arrow(compat_level=pl.CompatLevel.oldest())
     offsets = np.concatenate(([0], np.cumsum(lengths.sum(axis=0)))).astype(np.int64)
     joined = pa.Array.from_buffers(pa.large_list(values.type), len(offsets) - 1, [None, pa.py_buffer(offsets)],

@@ -41,9 +41,7 @@ def _starts(lengths: np.ndarray) -> np.ndarray:
 
 
 def _offsets(lists: pa.Array) -> pa.Array:
-    offsets = np.concatenate([[0], np.cumsum(arrow.list_lengths(lists))]).astype(np.int64)
-    # from the buffer: pa.array() on numpy imports pandas (~50 MB) on its first use
-    return pa.Array.from_buffers(pa.int64(), len(offsets), [None, pa.py_buffer(offsets)])
+    return arrow.int64_array(np.concatenate([[0], np.cumsum(arrow.list_lengths(lists))]))
 
 
 def _string_leaves(value: Any) -> Iterator[str]:

@@ -14,8 +14,9 @@ from ..base import FormatError, Sample, all_formats, builtin_formats
 
 def candidates(sample: Sample) -> list[str]:
     """The built-in formats that fit ``sample``; the plug-in ones when none does."""
-    found = [name for name, fmt in builtin_formats().items() if fmt.detect(sample)]
-    return found or [name for name, fmt in all_formats().items() if fmt.detect(sample)]
+    builtins = builtin_formats()
+    found = [name for name, fmt in builtins.items() if fmt.detect(sample)]
+    return found or [name for name, fmt in all_formats().items() if name not in builtins and fmt.detect(sample)]
 
 
 def detect_sample(sample: Sample, where: str = "input") -> str:
